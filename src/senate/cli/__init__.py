@@ -1,0 +1,1 @@
+"""The `senate` command."""
