@@ -1,0 +1,1 @@
+"""The real driver: asyncio transport, timers and durable storage around an engine."""
