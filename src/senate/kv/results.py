@@ -1,0 +1,35 @@
+"""The values the KV state machine hands back: a stored key and a command's result.
+
+Both are frozen: a Result is cached in the session table and a KeyValue is shared
+between the store and its readers, so neither may change after it is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class KeyValue:
+    key: str
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+
+
+@dataclass(slots=True, frozen=True)
+class Result:
+    """What applying one command did.
+
+    revision: the store's revision after the command (the new revision if it
+    mutated, else the current one). prev: the key before the command, if it
+    existed. deleted: a Delete removed the key. error: the command was rejected
+    (malformed or stale) and nothing changed.
+    """
+
+    revision: int
+    succeeded: bool
+    prev: KeyValue | None = None
+    deleted: bool = False
+    error: str | None = None
