@@ -110,6 +110,17 @@ class FrameDecoder:
         self._error: str | None = None
 
     @property
+    def max_frame_size(self) -> int:
+        return self._max
+
+    @max_frame_size.setter
+    def max_frame_size(self, value: int) -> None:
+        # A connection reads its handshake under a small limit, then raises it.
+        if value < 1:
+            raise ValueError("max_frame_size must be positive")
+        self._max = value
+
+    @property
     def buffered(self) -> int:
         """Bytes held that do not yet form a whole frame."""
         return len(self._buf)
