@@ -1,0 +1,54 @@
+"""Which consensus engine a simulation runs: a registry by protocol name, plus the
+deliberately broken variants (mutants) each protocol offers for mutation testing.
+
+Rules this file keeps:
+- Engines are imported only when chosen, so a protocol still under construction
+  does not break the others.
+- A protocol's mutants live in its own package as `MUTANTS: dict[str, factory]`,
+  each factory taking an optional engine config and returning an EngineFactory.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from senate.consensus.engine import EngineFactory
+from senate.errors import UsageError
+
+# protocol -> (module with the engine factory, its attribute, module with MUTANTS)
+PROTOCOLS: dict[str, tuple[str, str, str]] = {
+    "raft": ("senate.raft", "raft_factory", "senate.raft.mutants"),
+}
+
+
+def _protocol(name: str) -> tuple[str, str, str]:
+    entry = PROTOCOLS.get(name)
+    if entry is None:
+        raise UsageError(f"unknown protocol {name!r} (choose from {', '.join(sorted(PROTOCOLS))})")
+    return entry
+
+
+def mutants(protocol: str = "raft") -> dict[str, Callable[..., EngineFactory]]:
+    """The broken variants of `protocol`, by name (empty if it has none yet)."""
+    module_name = _protocol(protocol)[2]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        return {}
+    table: dict[str, Callable[..., EngineFactory]] = dict(module.MUTANTS)
+    return table
+
+
+def engine_factory(protocol: str, mutant: str | None = None, config: Any = None) -> EngineFactory:
+    """The EngineFactory for `protocol` (or one of its mutants)."""
+    module_name, attr, _ = _protocol(protocol)
+    if mutant is not None:
+        table = mutants(protocol)
+        if mutant not in table:
+            known = ", ".join(sorted(table)) or "none"
+            raise UsageError(f"unknown mutant {mutant!r} for {protocol} (known: {known})")
+        return table[mutant](config)
+    make: Callable[..., EngineFactory] = getattr(importlib.import_module(module_name), attr)
+    return make(config)

@@ -1,0 +1,245 @@
+"""Fault injection: one knob per fallacy of distributed computing, and the nemesis
+that draws a schedule of faults from the seed.
+
+Rules this file keeps:
+- `FaultConfig` names which faults are on (`kinds`) and how hard each one hits;
+  `FaultConfig.parse("partition,drop,...")` is what `--faults` gives. The knobs:
+    latency  a heavy tail on top of the normal per-link latency ("latency is zero")
+    drop     messages lost                                  ("the network is reliable")
+    dup      messages delivered twice
+    reorder  messages overtake each other on a link
+    queue    a bounded per-link queue drops on overflow     ("bandwidth is infinite")
+    partition symmetric, one-way and bridge partitions      ("topology doesn't change")
+    crash    power loss (unsynced writes lost, maybe torn), restart later
+    pause    a node stops (a GC pause, a stuck VM), then resumes
+    skew     per-node clock offset and drift rate
+- Link faults are on for the whole active phase at an intensity drawn per run; node
+  and partition faults are events the nemesis schedules from its own random stream.
+- Everything heals at `heal()`: partitions lifted, crashed nodes restarted, paused
+  nodes resumed, link faults off, so the run ends with a quiet period in which
+  pending operations can complete.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from senate.errors import UsageError
+from senate.sim.network import LinkConfig, Network
+from senate.sim.node import Node, NodeState
+from senate.sim.scheduler import US_PER_MS, Scheduler
+
+FAULT_KINDS: tuple[str, ...] = (
+    "latency",
+    "drop",
+    "dup",
+    "reorder",
+    "queue",
+    "partition",
+    "crash",
+    "pause",
+    "skew",
+)
+DEFAULT_FAULTS: tuple[str, ...] = FAULT_KINDS
+
+
+@dataclass(slots=True)
+class FaultConfig:
+    kinds: frozenset[str] = frozenset(DEFAULT_FAULTS)
+    tail_prob: float = 0.05  # share of messages taking the heavy tail
+    tail_scale_us: int = 30 * US_PER_MS
+    drop_prob: float = 0.05  # upper bound; each run draws its own in [0, bound]
+    dup_prob: float = 0.05
+    queue_limit: int = 32
+    interval_us: int = 300 * US_PER_MS  # mean time between nemesis events
+    min_duration_us: int = 50 * US_PER_MS
+    max_duration_us: int = 800 * US_PER_MS
+    torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
+    crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
+    fsync_latency_us: int = 500
+    max_skew_us: int = 50 * US_PER_MS
+    max_drift: float = 0.1  # clock rate within 1 +- this
+
+    @classmethod
+    def parse(cls, text: str) -> FaultConfig:
+        """`"partition,drop"`, `"all"` or `"none"` (or an empty string)."""
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if names == ["all"]:
+            return cls(frozenset(FAULT_KINDS))
+        if names in ([], ["none"]):
+            return cls(frozenset())
+        unknown = [n for n in names if n not in FAULT_KINDS]
+        if unknown:
+            raise UsageError(
+                f"unknown fault {unknown[0]!r} (choose from {', '.join(FAULT_KINDS)}, all, none)"
+            )
+        return cls(frozenset(names))
+
+    def spec(self) -> str:
+        """The `--faults` value that gives these kinds back."""
+        if self.kinds == frozenset(FAULT_KINDS):
+            return "all"
+        return ",".join(k for k in FAULT_KINDS if k in self.kinds) or "none"
+
+    def link_config(self, rng: random.Random) -> LinkConfig:
+        """The link faults for the active phase, at intensities drawn from `rng`."""
+        on = self.kinds
+        cfg = LinkConfig()
+        # Draw every knob whether or not it is on, so switching one does not
+        # shift the draws of the others.
+        tail = rng.uniform(0.2, 1.0) * self.tail_prob
+        drop = rng.uniform(0.0, 1.0) * self.drop_prob
+        dup = rng.uniform(0.0, 1.0) * self.dup_prob
+        if "latency" in on:
+            cfg.tail_prob = tail
+            cfg.tail_scale_us = self.tail_scale_us
+        if "drop" in on:
+            cfg.drop_prob = drop
+        if "dup" in on:
+            cfg.dup_prob = dup
+        cfg.reorder = "reorder" in on
+        if "queue" in on:
+            cfg.queue_limit = self.queue_limit
+        return cfg
+
+
+@dataclass(slots=True)
+class Nemesis:
+    """Schedules node and partition faults until `heal()`."""
+
+    config: FaultConfig
+    sched: Scheduler
+    net: Network
+    nodes: list[Node]
+    rng: random.Random
+    injected: Counter[str] = field(default_factory=Counter)
+    active: bool = False
+    _partition_until: int = 0
+
+    def start(self) -> None:
+        self.active = True
+        self.net.config = self.config.link_config(self.rng)
+        for kind, on in (
+            ("drop", self.net.config.drop_prob > 0),
+            ("dup", self.net.config.dup_prob > 0),
+            ("latency", self.net.config.tail_prob > 0),
+            ("reorder", self.net.config.reorder),
+            ("queue", self.net.config.queue_limit > 0),
+        ):
+            if on:
+                self.injected[kind] += 1
+        if self._events():
+            self._schedule_next()
+
+    def _events(self) -> list[str]:
+        return [k for k in ("partition", "crash", "pause") if k in self.config.kinds]
+
+    def _schedule_next(self) -> None:
+        delay = int(self.rng.expovariate(1.0 / self.config.interval_us))
+        self.sched.after(delay, "nemesis", self._fire)
+
+    def _duration(self) -> int:
+        return self.rng.randint(self.config.min_duration_us, self.config.max_duration_us)
+
+    def _fire(self) -> None:
+        if not self.active:
+            return
+        kind = self.rng.choice(self._events())
+        if kind == "partition":
+            self._partition()
+        elif kind == "crash":
+            self._crash()
+        else:
+            self._pause()
+        self._schedule_next()
+
+    def _partition(self) -> None:
+        if self.sched.now < self._partition_until:
+            return  # one partition at a time keeps them readable in a trace
+        ids = [n.id for n in self.nodes]
+        self.rng.shuffle(ids)
+        shape = self.rng.choice(("symmetric", "asymmetric", "bridge"))
+        cut = self.rng.randint(1, len(ids) - 1)
+        a, b = ids[:cut], ids[cut:]
+        if shape == "symmetric":
+            self.net.partition(a, b)
+        elif shape == "asymmetric":
+            self.net.partition_one_way(a, b)
+        else:
+            if len(ids) < 3:
+                self.net.partition(a, b)
+            else:
+                middle = ids[0]
+                rest = ids[1:]
+                half = self.rng.randint(1, len(rest) - 1)
+                self.net.bridge(rest[:half], middle, rest[half:])
+                a, b = rest[:half], [middle, *rest[half:]]
+        self.injected[f"partition-{shape}"] += 1
+        self.sched.note(f"nemesis partition {shape} {sorted(a)} | {sorted(b)}")
+        duration = self._duration()
+        self._partition_until = self.sched.now + duration
+        self.sched.after(duration, "nemesis heal-partition", self._end_partition)
+
+    def _end_partition(self) -> None:
+        self.net.heal()
+
+    def _crash(self) -> None:
+        node = self.rng.choice(self.nodes)
+        at_fsync = self.rng.random() < self.config.crash_at_fsync_prob
+        down_for = self._duration()
+        if node.state is not NodeState.UP:
+            return
+        self.injected["crash"] += 1
+        if at_fsync:
+            node.crash_at_fsync = True
+            self.sched.note(f"nemesis arm-crash {node.id}")
+            # If no fsync comes within the window, crash anyway.
+            self.sched.after(down_for // 4, f"nemesis crash {node.id}", _Crash(self, node))
+        else:
+            node.crash()
+        self.sched.after(down_for, f"nemesis restart {node.id}", _Restart(node))
+
+    def _pause(self) -> None:
+        node = self.rng.choice(self.nodes)
+        duration = self._duration()
+        if node.state is not NodeState.UP:
+            return
+        self.injected["pause"] += 1
+        node.pause()
+        self.sched.after(duration, f"nemesis resume {node.id}", node.resume)
+
+    def heal(self) -> None:
+        """End of the active phase: every fault off, every node back."""
+        self.active = False
+        self.net.heal()
+        self.net.config = LinkConfig()
+        for node in self.nodes:
+            node.crash_at_fsync = False
+            if node.state is NodeState.DOWN:
+                node.restart()
+            elif node.state is NodeState.PAUSED:
+                node.resume()
+        self.sched.note("nemesis heal")
+
+
+@dataclass(slots=True)
+class _Crash:
+    """The fallback of an armed crash: fires only if the fsync never came."""
+
+    nemesis: Nemesis
+    node: Node
+
+    def __call__(self) -> None:
+        if self.nemesis.active and self.node.crash_at_fsync:
+            self.node.crash()
+
+
+@dataclass(slots=True)
+class _Restart:
+    node: Node
+
+    def __call__(self) -> None:
+        if self.node.state is NodeState.DOWN:
+            self.node.restart()

@@ -1,0 +1,214 @@
+"""One simulation run: build the cluster, the clients and the nemesis from a seed,
+run to completion, check the history, summarize.
+
+Rules this file keeps:
+- A run is a pure function of its SimConfig: `run_simulation(cfg)` twice gives the
+  same trace hash, history and summary.
+- The run has two phases. While the first (1 - quiet_share) of the operations are
+  issued the nemesis is active; then everything heals and the rest of the
+  operations run on a quiet cluster, so pending operations can complete.
+- The first invariant violation stops the run; an exception escaping an engine is
+  a violation too (a core must never crash on what the network delivers).
+- At the end the history goes to the linearizability checker. NOT_LINEARIZABLE and
+  UNKNOWN both fail the run; they are reported distinctly.
+"""
+
+from __future__ import annotations
+
+import random
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from senate.check import Verdict, check_events, events_from_dicts
+from senate.consensus.types import Membership
+from senate.sim.clients import Client, ClientConfig, HistoryEvent, Workload
+from senate.sim.engines import engine_factory
+from senate.sim.faults import FaultConfig, Nemesis
+from senate.sim.invariants import Invariants, Violation, ViolationFound
+from senate.sim.network import Network
+from senate.sim.node import Node, NodeConfig
+from senate.sim.scheduler import US_PER_MS, US_PER_S, Scheduler
+
+
+@dataclass(slots=True)
+class SimConfig:
+    seed: int
+    nodes: int = 5
+    ops: int = 60
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    protocol: str = "raft"
+    mutant: str | None = None
+    engine_config: Any = None  # the protocol's own config (e.g. RaftConfig), None = default
+    clients: int = 5
+    keys: int = 3
+    tick_us: int = 10 * US_PER_MS
+    snapshot_every: int = 25
+    quiet_share: float = 0.3  # share of ops issued after the final heal
+    settle_us: int = 200 * US_PER_MS  # run on after the last op, so all nodes catch up
+    max_time_us: int = 600 * US_PER_S  # a safety stop; never reached by a healthy run
+    check_max_steps: int = 2_000_000
+    trace: TextIO | None = None
+
+    def replay_command(self) -> str:
+        cmd = (
+            f"senate sim --seed {self.seed} --nodes {self.nodes} --ops {self.ops} "
+            f"--faults {self.faults.spec()} --protocol {self.protocol}"
+        )
+        if self.mutant is not None:
+            cmd += f" --mutant {self.mutant}"
+        return cmd
+
+
+@dataclass(slots=True)
+class SimResult:
+    config: SimConfig
+    leaders_elected: int
+    entries_committed: int
+    faults: dict[str, int]
+    ops: dict[str, int]  # ok / fail / info
+    verdict: str  # "linearizable", "not linearizable", "unknown", "not checked"
+    check_message: str
+    violations: list[Violation]
+    trace_hash: str
+    sim_time_us: int
+    events: int
+    history: list[HistoryEvent]
+    net: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and self.verdict == Verdict.LINEARIZABLE.value
+
+    @property
+    def replay_command(self) -> str:
+        return self.config.replay_command()
+
+    def failure(self) -> str:
+        """One line saying why the run failed ('' if it did not)."""
+        if self.violations:
+            return f"invariant violated: {self.violations[0]}"
+        if not self.ok:
+            return f"history {self.verdict}: {self.check_message}"
+        return ""
+
+
+def run_simulation(cfg: SimConfig) -> SimResult:
+    sched = Scheduler(cfg.seed, cfg.trace)
+    inv = Invariants()
+    net = Network(sched, sched.rng("net"))
+    factory = engine_factory(cfg.protocol, cfg.mutant, cfg.engine_config)
+    ids = [f"n{i + 1}" for i in range(cfg.nodes)]
+    membership = Membership(frozenset(ids))
+    faults = cfg.faults
+    clock_rng = sched.rng("clock")
+    nodes: list[Node] = []
+    for node_id in ids:
+        skew = clock_rng.randint(0, faults.max_skew_us)
+        drift = 1.0 + clock_rng.uniform(-faults.max_drift, faults.max_drift)
+        skewed = "skew" in faults.kinds
+        node_cfg = NodeConfig(
+            tick_us=cfg.tick_us,
+            snapshot_every=cfg.snapshot_every,
+            fsync_latency_us=faults.fsync_latency_us,
+            torn_prob=faults.torn_prob if "crash" in faults.kinds else 0.0,
+            drift=drift if skewed else 1.0,
+            skew_us=skew if skewed else 0,
+        )
+        node = Node(
+            node_id,
+            membership,
+            factory,
+            sched,
+            net,
+            inv,
+            node_cfg,
+            engine_rng=_EngineRng(sched, node_id),
+            crash_rng=sched.rng(f"disk/{node_id}"),
+        )
+        net.attach(node_id, node.receive)
+        nodes.append(node)
+
+    client_cfg = ClientConfig(clients=cfg.clients, keys=cfg.keys, ops=cfg.ops)
+    load = Workload(client_cfg, sched)
+    clients = [Client(p, nodes, load, sched.rng(f"client/{p}")) for p in range(cfg.clients)]
+    nemesis = Nemesis(faults, sched, net, nodes, sched.rng("nemesis"))
+    heal_at = cfg.ops - int(cfg.ops * cfg.quiet_share)
+    violations: list[Violation] = []
+    try:
+        for node in nodes:
+            node.start()
+        for client in clients:
+            client.start()
+        nemesis.start()
+        healed = False
+        end_at: int | None = None
+        while sched.step():
+            if not healed and load.issued >= heal_at:
+                healed = True
+                nemesis.heal()
+                load.quiet_from = sched.now
+            if end_at is None and load.done:
+                end_at = sched.now + cfg.settle_us
+            if (end_at is not None and sched.now >= end_at) or sched.now > cfg.max_time_us:
+                break
+    except ViolationFound as exc:
+        violations.append(exc.violation)
+    except Exception as exc:  # an engine (or driver) crashed: that is a finding too
+        where = "".join(traceback.format_exception(exc, limit=-3)).strip().splitlines()
+        violations.append(
+            Violation(sched.now, "-", "exception", f"{type(exc).__name__}: {exc} | {where[-3:]}")
+        )
+
+    verdict, message = "not checked", "the run stopped at a violation"
+    if not violations:
+        if not load.done:
+            violations.append(
+                Violation(sched.now, "-", "liveness", f"only {load.completed}/{cfg.ops} ops ended")
+            )
+        else:
+            result = check_events(events_from_dicts(load.history), max_steps=cfg.check_max_steps)
+            verdict, message = result.verdict.value, result.message
+    stats = net.stats
+    return SimResult(
+        config=cfg,
+        leaders_elected=len(inv.leaders),
+        entries_committed=len(inv.chosen),
+        faults=dict(sorted(_faults_injected(nemesis, nodes).items())),
+        ops=dict(load.counts),
+        verdict=verdict,
+        check_message=message,
+        violations=violations,
+        trace_hash=sched.trace_hash,
+        sim_time_us=sched.now,
+        events=sched.events_fired,
+        history=load.history,
+        net={
+            "sent": stats.sent,
+            "delivered": stats.delivered,
+            "dropped": stats.dropped,
+            "duplicated": stats.duplicated,
+            "blocked": stats.blocked,
+            "overflowed": stats.overflowed,
+        },
+    )
+
+
+def _faults_injected(nemesis: Nemesis, nodes: list[Node]) -> Counter[str]:
+    out = Counter(nemesis.injected)
+    torn = sum(n.disk.stats.torn_crashes for n in nodes)
+    if torn:
+        out["torn-write"] += torn
+    return out
+
+
+@dataclass(slots=True)
+class _EngineRng:
+    """Each incarnation of a node gets its own engine random stream."""
+
+    sched: Scheduler
+    node_id: str
+
+    def __call__(self, incarnation: int) -> random.Random:
+        return self.sched.rng(f"engine/{self.node_id}/{incarnation}")
