@@ -214,11 +214,15 @@ class Transport:
         tasks: list[asyncio.Task[None]] = list(self._stopping)
         for peer in self._peers.values():
             tasks.extend(self._stop_peer(peer))
-        for task, writer in list(self._inbound_writers.items()):
-            writer.close()
-            task.cancel()
-            tasks.append(task)
+        inbound = list(self._inbound_writers.items())
+        for _task, writer in inbound:
+            writer.close()  # the handler sees EOF and returns
         await asyncio.gather(*tasks, return_exceptions=True)
+        if inbound:
+            # Not cancelled: asyncio (3.11) logs an error for a cancelled handler task.
+            _done, pending = await asyncio.wait([t for t, _ in inbound], timeout=1.0)
+            for task in pending:
+                task.cancel()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
