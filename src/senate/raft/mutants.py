@@ -1,0 +1,91 @@
+"""Deliberately broken Raft variants, for proving the simulator's checks can fail.
+
+Rules this file keeps:
+- each mutant overrides exactly ONE narrow method of the real engine (the seams
+  marked "narrow" in core.py, leader.py and node.py) and says its bug in one line;
+- nothing here is used outside mutation tests (`senate sim --mutant NAME`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from senate.consensus.engine import Engine, EngineFactory
+from senate.consensus.types import DurableState, Membership
+from senate.raft.config import RaftConfig
+from senate.raft.messages import RaftMessage
+from senate.raft.node import Raft
+
+
+class CommitPrevTerm(Raft):
+    """Commits an entry of a previous term by counting replicas (Raft Figure 8)."""
+
+    def can_commit_at(self, index: int) -> bool:
+        return True
+
+
+class VoteBeforeDurable(Raft):
+    """Sends vote replies in send_now, before the vote that they grant is durable."""
+
+    def reply_vote(self, msg: RaftMessage) -> None:
+        self._now.append(msg)
+
+
+class NoUpToDateCheck(Raft):
+    """Grants votes without checking that the candidate's log is at least as up to date."""
+
+    def log_up_to_date(self, last_index: int, last_term: int) -> bool:
+        return True
+
+
+class ReadIndexNoConfirm(Raft):
+    """Answers ReadIndex at once, without a heartbeat round confirming leadership."""
+
+    def read_confirmed_now(self) -> bool:
+        return True
+
+
+class ApplyBeforeCommit(Raft):
+    """Hands entries to the state machine up to the last log index, not the commit index."""
+
+    def apply_limit(self) -> int:
+        return self.log.last_index
+
+
+class NoTruncateOnConflict(Raft):
+    """Keeps its own conflicting entries instead of the leader's, and acks anyway."""
+
+    def append_from_leader(self, m: RaftMessage) -> int:
+        self.append_entries([e for e in m.entries if e.index > self.log.last_index])
+        return m.index + len(m.entries)
+
+
+class AckBeforeDurable(Raft):
+    """Acknowledges appended entries in send_now, before they are durable."""
+
+    def reply_append(self, msg: RaftMessage) -> None:
+        self._now.append(msg)
+
+
+def _factory_of(cls: type[Raft]) -> Callable[[RaftConfig | None], EngineFactory]:
+    def make(config: RaftConfig | None = None) -> EngineFactory:
+        def factory(
+            node_id: str, membership: Membership, durable: DurableState, rng: random.Random
+        ) -> Engine:
+            return cls(node_id, membership, durable, rng, config)
+
+        return factory
+
+    return make
+
+
+MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
+    "commit_prev_term": _factory_of(CommitPrevTerm),
+    "vote_before_durable": _factory_of(VoteBeforeDurable),
+    "no_uptodate_check": _factory_of(NoUpToDateCheck),
+    "readindex_no_confirm": _factory_of(ReadIndexNoConfirm),
+    "apply_before_commit": _factory_of(ApplyBeforeCommit),
+    "no_truncate_on_conflict": _factory_of(NoTruncateOnConflict),
+    "ack_before_durable": _factory_of(AckBeforeDurable),
+}
