@@ -26,6 +26,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from senate.consensus.types import Role
 from senate.errors import UsageError
 from senate.sim.network import LinkConfig, Network
 from senate.sim.node import Node, NodeState
@@ -53,9 +54,10 @@ class FaultConfig:
     drop_prob: float = 0.05  # upper bound; each run draws its own in [0, bound]
     dup_prob: float = 0.05
     queue_limit: int = 32
-    interval_us: int = 300 * US_PER_MS  # mean time between nemesis events
-    min_duration_us: int = 50 * US_PER_MS
-    max_duration_us: int = 800 * US_PER_MS
+    interval_us: int = 120 * US_PER_MS  # mean time between nemesis events
+    min_duration_us: int = 30 * US_PER_MS
+    max_duration_us: int = 600 * US_PER_MS
+    target_leader_prob: float = 0.5  # a partition or crash aims at the current leader
     torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
     crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
     fsync_latency_us: int = 500
@@ -155,13 +157,34 @@ class Nemesis:
             self._pause()
         self._schedule_next()
 
+    def _leader(self) -> Node | None:
+        """The up node that believes it leads in the highest term (the nemesis may peek)."""
+        best: tuple[int, Node] | None = None
+        for node in self.nodes:
+            if node.state is NodeState.UP and node.engine is not None:
+                st = node.engine.status()
+                if st.role is Role.LEADER and (best is None or st.term > best[0]):
+                    best = (st.term, node)
+        return best[1] if best else None
+
+    def _target(self) -> Node:
+        """A random node, or the leader when the draw says to aim at it."""
+        pick = self.rng.choice(self.nodes)
+        aim = self.rng.random() < self.config.target_leader_prob
+        leader = self._leader() if aim else None
+        return leader if leader is not None else pick
+
     def _partition(self) -> None:
         if self.sched.now < self._partition_until:
             return  # one partition at a time keeps them readable in a trace
         ids = [n.id for n in self.nodes]
         self.rng.shuffle(ids)
+        target = self._target().id
+        # Put the target first: it lands in the first side (the minority when cut is small).
+        ids.remove(target)
+        ids.insert(0, target)
         shape = self.rng.choice(("symmetric", "asymmetric", "bridge"))
-        cut = self.rng.randint(1, len(ids) - 1)
+        cut = self.rng.randint(1, len(ids) // 2 + 1) if len(ids) > 2 else 1
         a, b = ids[:cut], ids[cut:]
         if shape == "symmetric":
             self.net.partition(a, b)
@@ -171,8 +194,8 @@ class Nemesis:
             if len(ids) < 3:
                 self.net.partition(a, b)
             else:
-                middle = ids[0]
-                rest = ids[1:]
+                middle = ids[-1]
+                rest = ids[:-1]
                 half = self.rng.randint(1, len(rest) - 1)
                 self.net.bridge(rest[:half], middle, rest[half:])
                 a, b = rest[:half], [middle, *rest[half:]]
@@ -186,7 +209,7 @@ class Nemesis:
         self.net.heal()
 
     def _crash(self) -> None:
-        node = self.rng.choice(self.nodes)
+        node = self._target()
         at_fsync = self.rng.random() < self.config.crash_at_fsync_prob
         down_for = self._duration()
         if node.state is not NodeState.UP:
@@ -202,7 +225,7 @@ class Nemesis:
         self.sched.after(down_for, f"nemesis restart {node.id}", _Restart(node))
 
     def _pause(self) -> None:
-        node = self.rng.choice(self.nodes)
+        node = self._target()
         duration = self._duration()
         if node.state is not NodeState.UP:
             return

@@ -43,6 +43,7 @@ class SimConfig:
     engine_config: Any = None  # the protocol's own config (e.g. RaftConfig), None = default
     clients: int = 5
     keys: int = 3
+    think_us: int = 40 * US_PER_MS  # mean pause between one client's ops
     tick_us: int = 10 * US_PER_MS
     snapshot_every: int = 25
     quiet_share: float = 0.3  # share of ops issued after the final heal
@@ -130,7 +131,9 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         net.attach(node_id, node.receive)
         nodes.append(node)
 
-    client_cfg = ClientConfig(clients=cfg.clients, keys=cfg.keys, ops=cfg.ops)
+    client_cfg = ClientConfig(
+        clients=cfg.clients, keys=cfg.keys, ops=cfg.ops, think_us=cfg.think_us
+    )
     load = Workload(client_cfg, sched)
     clients = [Client(p, nodes, load, sched.rng(f"client/{p}")) for p in range(cfg.clients)]
     nemesis = Nemesis(faults, sched, net, nodes, sched.rng("nemesis"))

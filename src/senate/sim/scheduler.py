@@ -18,20 +18,18 @@ import hashlib
 import heapq
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
 US_PER_MS = 1_000
 US_PER_S = 1_000_000
 
 
-@dataclass(slots=True, order=True)
+@dataclass(slots=True)
 class _Timer:
-    time: int
-    seq: int
-    label: str = field(compare=False)
-    action: Callable[[], None] = field(compare=False)
-    cancelled: bool = field(default=False, compare=False)
+    label: str
+    action: Callable[[], None]
+    cancelled: bool = False
 
 
 @dataclass(slots=True)
@@ -53,7 +51,9 @@ class Scheduler:
         self.seed = seed
         self.now = 0
         self.events_fired = 0
-        self._heap: list[_Timer] = []
+        # (time, seq, timer): tuples compare in C, and seq is unique, so the timer
+        # itself is never compared.
+        self._heap: list[tuple[int, int, _Timer]] = []
         self._seq = 0
         self._hash = hashlib.sha256()
         self._trace_file = trace_file
@@ -64,9 +64,9 @@ class Scheduler:
 
     def at(self, time: int, label: str, action: Callable[[], None]) -> Handle:
         """Run `action` at simulated time `time` (never in the past)."""
-        timer = _Timer(max(time, self.now), self._seq, label, action)
+        timer = _Timer(label, action)
+        heapq.heappush(self._heap, (max(time, self.now), self._seq, timer))
         self._seq += 1
-        heapq.heappush(self._heap, timer)
         return Handle(timer)
 
     def after(self, delay: int, label: str, action: Callable[[], None]) -> Handle:
@@ -83,10 +83,10 @@ class Scheduler:
         """Fire the next live event; False when the queue is empty."""
         heap = self._heap
         while heap:
-            timer = heapq.heappop(heap)
+            time, _, timer = heapq.heappop(heap)
             if timer.cancelled:
                 continue
-            self.now = timer.time
+            self.now = time
             self.events_fired += 1
             self.note(timer.label)
             timer.action()
@@ -96,9 +96,9 @@ class Scheduler:
     def next_time(self) -> int | None:
         """The time of the next live event, if any."""
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
-        return heap[0].time if heap else None
+        return heap[0][0] if heap else None
 
     def run_until(self, time: int, stop: Callable[[], bool] | None = None) -> None:
         """Fire events up to and including `time`, or until `stop()` says so."""
