@@ -107,3 +107,13 @@ def test_reserved_and_unregistered_kinds() -> None:
     with pytest.raises(MalformedInput, match="not registered"):
         codec.encode_message("raft", Probe("a", "b"))
     assert codec.kinds() == frozenset({PROBE})
+
+
+def test_a_message_without_to_wire_cannot_be_encoded() -> None:
+    @dataclass
+    class Bare:
+        src: str
+        dst: str
+
+    with pytest.raises(MalformedInput, match="no to_wire"):
+        _codec().encode_message(PROBE, Bare("a", "b"))

@@ -44,11 +44,11 @@ from senate.consensus.types import Message
 from senate.errors import MalformedInput
 from senate.runtime.faults import FaultRules
 from senate.wire.codec import (
+    MAX_ID_LEN,
     PROTOCOL_VERSION,
     Codec,
     Hello,
     Reject,
-    WireMessage,
     decode_handshake,
     default_codec,
 )
@@ -80,6 +80,9 @@ class TransportConfig:
     handshake_timeout: float = 2.0
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
+
+
+_DEFAULT = TransportConfig()
 
 
 @dataclass(slots=True)
@@ -163,6 +166,9 @@ class Transport:
         rng: random.Random | None = None,
         faults: FaultRules | None = None,
     ) -> None:
+        for what, value in (("node id", node_id), ("cluster id", (config or _DEFAULT).cluster_id)):
+            if not value or len(value) > MAX_ID_LEN:
+                raise ValueError(f"{what} must be 1..{MAX_ID_LEN} characters, got {value!r}")
         self.node_id = node_id
         self.kind = kind  # the envelope kind of messages sent without an explicit one
         self.codec = codec
@@ -262,7 +268,7 @@ class Transport:
 
     # -- sending ---------------------------------------------------------------------
 
-    def send(self, msg: WireMessage, kind: str | None = None) -> None:
+    def send(self, msg: Message, kind: str | None = None) -> None:
         """Queue `msg` for msg.dst. Never blocks; loss is counted, not raised."""
         if self._closed:
             return

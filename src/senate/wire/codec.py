@@ -31,12 +31,16 @@ PROTOCOL_VERSION: Final = 1
 HELLO: Final = "hello"
 REJECT: Final = "reject"
 _RESERVED: Final = frozenset({HELLO, REJECT})
-_MAX_ID_LEN: Final = 256
+MAX_ID_LEN: Final = 256
 _MAX_REASON_LEN: Final = 1024
 
 
 class WireMessage(Message, Protocol):
-    """An engine message the codec can ship: src/dst plus a wire form."""
+    """What the codec needs of an engine message: src/dst plus a wire form.
+
+    encode_message() takes any Message (a Ready batch types its messages so) and
+    checks for `to_wire` when it runs.
+    """
 
     def to_wire(self) -> object: ...
 
@@ -105,11 +109,15 @@ class Codec:
     def kinds(self) -> frozenset[str]:
         return frozenset(self._decoders)
 
-    def encode_message(self, kind: str, msg: WireMessage) -> list[object]:
+    def encode_message(self, kind: str, msg: Message) -> list[object]:
         """The envelope for `msg`; `kind` must be registered (a peer could not decode it)."""
         if kind not in self._decoders:
             raise MalformedInput(f"message kind {kind!r} is not registered")
-        return [kind, msg.to_wire()]
+        to_wire = getattr(msg, "to_wire", None)
+        if not callable(to_wire):
+            raise MalformedInput(f"{type(msg).__name__} has no to_wire(); it cannot be sent")
+        body: object = to_wire()
+        return [kind, body]
 
     def decode_message(self, obj: object) -> Message:
         """The message in envelope `obj`. Anything wrong with it is MalformedInput."""
@@ -146,7 +154,7 @@ def register(kind: str, decode: Decoder) -> None:
     default_codec.register(kind, decode)
 
 
-def encode_message(kind: str, msg: WireMessage) -> list[object]:
+def encode_message(kind: str, msg: Message) -> list[object]:
     return default_codec.encode_message(kind, msg)
 
 
@@ -155,7 +163,7 @@ def decode_message(obj: object) -> Message:
 
 
 def _ident(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > _MAX_ID_LEN:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LEN:
         raise MalformedInput(f"bad {what}: {_preview(value)}")
     return value
 

@@ -82,7 +82,7 @@ def encode_frame(payload_obj: object, max_frame_size: int = DEFAULT_MAX_FRAME_SI
         )
     head = struct.pack(">BBI", FRAME_VERSION, 0, len(payload))
     crc = zlib.crc32(payload, zlib.crc32(head))
-    return MAGIC + head + struct.pack(">I", crc) + payload
+    return HEADER.pack(MAGIC, FRAME_VERSION, 0, len(payload), crc) + payload
 
 
 def decode_frame(data: bytes, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> object:
