@@ -39,6 +39,10 @@ class LogState:
         last = self.entries[-1].index if self.entries else 0
         return max(last, self.snapshot_index)
 
+    def is_newer(self, snapshot: Snapshot) -> bool:
+        """Whether `snapshot` may replace the current one (any may replace none)."""
+        return self.snapshot is None or snapshot.index > self.snapshot.index
+
     def copy(self) -> LogState:
         other = LogState(self.hard_state, self.snapshot)
         other.entries = list(self.entries)
@@ -46,7 +50,7 @@ class LogState:
 
     def check_save(self, entries: list[Entry], snapshot: Snapshot | None) -> None:
         """Raise ValueError if a driver's save would break the log's shape."""
-        if snapshot is not None and snapshot.index <= self.snapshot_index:
+        if snapshot is not None and not self.is_newer(snapshot):
             raise ValueError(
                 f"installed snapshot at {snapshot.index} is not newer than {self.snapshot_index}"
             )

@@ -51,7 +51,7 @@ class MemoryLogStore:
         self._pending.clear()
 
     def save_snapshot(self, snapshot: Snapshot) -> bool:
-        if snapshot.index <= self._live.snapshot_index:
+        if not self._live.is_newer(snapshot):
             return False
         self._live.snapshot = self._synced.snapshot = snapshot
         return True
