@@ -8,6 +8,7 @@ does not pay for aiohttp and `senate --help` stays fast. Exit codes (CONTRACT.md
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import click
@@ -19,16 +20,29 @@ from senate.errors import SenateError
 SUBCOMMANDS: dict[str, str] = {
     "check": "senate.cli.check_cmd:check",
     "sim": "senate.cli.sim_cmd:sim",
+    "node": "senate.cli.node_cmd:node",
+    "up": "senate.cli.up_cmd:up",
+    "status": "senate.cli.status_cmd:status",
+    "kv": "senate.cli.kv_cmd:kv",
+    "lock": "senate.cli.lock_cmd:lock",
+    "members": "senate.cli.members_cmd:members",
+    "bench": "senate.cli.bench_cmd:bench",
 }
+
+
+def _available(name: str) -> bool:
+    """A subcommand whose module is not in this build is not listed."""
+    module_name = SUBCOMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
+        return sorted(name for name in SUBCOMMANDS if _available(name))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = SUBCOMMANDS.get(cmd_name)
-        if target is None:
+        if target is None or not _available(cmd_name):
             return None
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
