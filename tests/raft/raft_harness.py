@@ -67,7 +67,8 @@ class Cluster:
         self.delivered: list[RaftMessage] = []
         self.cut: set[tuple[str, str]] = set()
         self.down: set[str] = set()
-        self.drop: Callable[[RaftMessage], bool] = lambda m: False
+        # Rewrite or drop (None) a message on the wire; identity by default.
+        self.rewrite: Callable[[RaftMessage], RaftMessage | None] = lambda m: m
         for nid in [*ids, *learners]:
             self.add_node(nid)
 
@@ -141,10 +142,11 @@ class Cluster:
     def deliver_one(self) -> bool:
         if not self.queue:
             return False
-        m = self.queue.popleft()
-        if m.dst in self.down or (m.src, m.dst) in self.cut or self.drop(m):
+        sent = self.queue.popleft()
+        if sent.dst in self.down or (sent.src, sent.dst) in self.cut:
             return True
-        if m.dst not in self.engines:
+        m = self.rewrite(sent)
+        if m is None or m.dst not in self.engines:
             return True
         self.delivered.append(m)
         self.engines[m.dst].step(m)
