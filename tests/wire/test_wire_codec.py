@@ -12,7 +12,9 @@ from senate.wire.codec import (
     Codec,
     Hello,
     Reject,
+    answer_problem,
     decode_handshake,
+    refusal,
 )
 from senate.wire.frame import decode_frame, encode_frame
 from senate.wire.probe import PROBE, Probe, register_probe
@@ -117,3 +119,25 @@ def test_a_message_without_to_wire_cannot_be_encoded() -> None:
 
     with pytest.raises(MalformedInput, match="no to_wire"):
         _codec().encode_message(PROBE, Bare("a", "b"))
+
+
+def test_acceptor_refusals() -> None:
+    def why(hello: Hello) -> str | None:
+        return refusal(hello, cluster_id="c", node_id="n1", known={"n2"})
+
+    assert why(Hello("c", "n2")) is None
+    assert "protocol version 99" in (why(Hello("c", "n2", 99)) or "")
+    assert "cluster id 'other'" in (why(Hello("other", "n2")) or "")
+    assert "own" in (why(Hello("c", "n1")) or "")
+    assert "unknown node 'n3'" in (why(Hello("c", "n3")) or "")
+
+
+def test_dialer_checks_the_answer() -> None:
+    def why(answer: Hello | Reject) -> str | None:
+        return answer_problem(answer, cluster_id="c", expected="n2")
+
+    assert why(Hello("c", "n2")) is None
+    assert "refused by the peer: go away" in (why(Reject("go away")) or "")
+    assert "cluster 'x'" in (why(Hello("x", "n2")) or "")
+    assert "is 'n3'" in (why(Hello("c", "n3")) or "")
+    assert "protocol 2" in (why(Hello("c", "n2", 2)) or "")

@@ -32,25 +32,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
 import logging
 import random
 import socket
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from senate.consensus.types import Message
 from senate.errors import MalformedInput
 from senate.runtime.faults import FaultRules
 from senate.wire.codec import (
     MAX_ID_LEN,
-    PROTOCOL_VERSION,
     Codec,
     Hello,
     Reject,
+    answer_problem,
     decode_handshake,
     default_codec,
+    refusal,
 )
 from senate.wire.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, encode_frame
 
@@ -166,13 +168,13 @@ class Transport:
         rng: random.Random | None = None,
         faults: FaultRules | None = None,
     ) -> None:
-        for what, value in (("node id", node_id), ("cluster id", (config or _DEFAULT).cluster_id)):
+        self.config = config or _DEFAULT
+        for what, value in (("node id", node_id), ("cluster id", self.config.cluster_id)):
             if not value or len(value) > MAX_ID_LEN:
                 raise ValueError(f"{what} must be 1..{MAX_ID_LEN} characters, got {value!r}")
         self.node_id = node_id
         self.kind = kind  # the envelope kind of messages sent without an explicit one
         self.codec = codec
-        self.config = config or TransportConfig()
         self.faults = faults
         self._listen = listen_addr
         self._on_message = on_message
@@ -245,7 +247,7 @@ class Transport:
                     self._stopping.add(task)
                     task.add_done_callback(self._stopping.discard)
                 self._close_inbound_from(peer_id)
-                self._retire(gone.counters)
+                _add(self._retired, gone.counters)
                 logger.info("node %s: peer %s removed", self.node_id, peer_id)
         for peer_id, addr in wanted.items():
             peer = self._peers.get(peer_id)
@@ -316,14 +318,8 @@ class Transport:
         ):
             if not peer.dropping:
                 peer.dropping = True
-                logger.warning(
-                    "node %s: send queue to %s full (%d messages, %d bytes); dropping %s",
-                    self.node_id,
-                    peer.id,
-                    len(queue),
-                    peer.queued_bytes,
-                    "oldest" if cfg.overflow is Overflow.DROP_OLDEST else "new",
-                )
+                what = f"{len(queue)} messages, {peer.queued_bytes} bytes; {cfg.overflow.value}"
+                logger.warning("node %s: send queue to %s full (%s)", self.node_id, peer.id, what)
             peer.counters.dropped += 1
             if cfg.overflow is Overflow.DROP_NEW:
                 return
@@ -399,6 +395,7 @@ class Transport:
     async def _connect(self, peer: _Peer) -> _Conn | None:
         """Dial `peer` and run the handshake; None (counted and logged) on failure."""
         host, port = peer.addr
+        where = f"{host}:{port}"
         cfg = self.config
         writer: asyncio.StreamWriter | None = None
         try:
@@ -413,7 +410,7 @@ class Transport:
             if len(reply) != 1:
                 raise MalformedInput("peer sent more than its handshake before we spoke")
             answer = decode_handshake(reply[0])
-            problem = self._check_answer(peer, answer)
+            problem = answer_problem(answer, cluster_id=cfg.cluster_id, expected=peer.id)
         except (OSError, TimeoutError, MalformedInput) as exc:
             problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except asyncio.CancelledError:
@@ -427,14 +424,7 @@ class Transport:
             peer.counters.connect_failures += 1
             # One warning per outage; the retries after it are debug noise.
             log = logger.warning if peer.failures == 1 else logger.debug
-            log(
-                "node %s: cannot connect to %s at %s:%d: %s",
-                self.node_id,
-                peer.id,
-                host,
-                port,
-                problem,
-            )
+            log("node %s: cannot connect to %s at %s: %s", self.node_id, peer.id, where, problem)
             return None
         assert writer is not None
         conn = _Conn(writer)
@@ -443,19 +433,8 @@ class Transport:
             peer.counters.reconnects += 1
         peer.ever_connected = True
         peer.failures = 0
-        logger.info("node %s: connected to %s at %s:%d", self.node_id, peer.id, host, port)
+        logger.info("node %s: connected to %s at %s", self.node_id, peer.id, where)
         return conn
-
-    def _check_answer(self, peer: _Peer, answer: Hello | Reject) -> str | None:
-        if isinstance(answer, Reject):
-            return f"refused by the peer: {answer.reason}"
-        if answer.cluster_id != self.config.cluster_id:
-            return f"peer is in cluster {answer.cluster_id!r}, not {self.config.cluster_id!r}"
-        if answer.node_id != peer.id:
-            return f"the node at that address is {answer.node_id!r}"
-        if answer.protocol_version != PROTOCOL_VERSION:
-            return f"peer speaks protocol {answer.protocol_version}, we speak {PROTOCOL_VERSION}"
-        return None
 
     async def _watch(self, peer: _Peer, conn: _Conn, reader: asyncio.StreamReader) -> None:
         """Notice at once when the peer closes our outbound connection (it restarted)."""
@@ -490,7 +469,9 @@ class Transport:
             async with asyncio.timeout(self.config.handshake_timeout):
                 objs = await _read_frames(reader, decoder, self.config.read_size)
             hello = Hello.from_wire(objs[0])
-            problem = self._check_hello(hello)
+            problem = refusal(
+                hello, cluster_id=self.config.cluster_id, node_id=self.node_id, known=self._peers
+            )
             if problem is not None:
                 self._extra.rejected += 1
                 logger.warning(
@@ -508,7 +489,9 @@ class Transport:
             writer.write(encode_frame(Hello(self.config.cluster_id, self.node_id).to_wire()))
             await writer.drain()
             peer_id = hello.node_id
-            self._replace_inbound(task, peer_id)
+            # A peer that reconnects leaves its old connection behind; close that one.
+            self._close_inbound_from(peer_id, keep=task)
+            self._inbound[task] = peer_id
             logger.info("node %s: accepted connection from %s (%s)", self.node_id, peer_id, remote)
             decoder.max_frame_size = self.config.max_frame_size
             for obj in objs[1:]:
@@ -537,29 +520,9 @@ class Transport:
             self._inbound_writers.pop(task, None)
             writer.close()
 
-    def _check_hello(self, hello: Hello) -> str | None:
-        if hello.protocol_version != PROTOCOL_VERSION:
-            return (
-                f"protocol version {hello.protocol_version} (this node speaks {PROTOCOL_VERSION})"
-            )
-        if hello.cluster_id != self.config.cluster_id:
-            return f"cluster id {hello.cluster_id!r} (this node is in {self.config.cluster_id!r})"
-        if hello.node_id == self.node_id:
-            return f"node id {hello.node_id!r} is this node's own"
-        if hello.node_id not in self._peers:
-            return f"unknown node {hello.node_id!r}"
-        return None
-
-    def _replace_inbound(self, task: asyncio.Task[None], peer_id: str) -> None:
-        # A peer that reconnects leaves its old connection behind; close that one.
-        for other, owner in list(self._inbound.items()):
-            if owner == peer_id and other is not task:
-                self._inbound_writers[other].close()
-        self._inbound[task] = peer_id
-
-    def _close_inbound_from(self, peer_id: str) -> None:
+    def _close_inbound_from(self, peer_id: str, keep: asyncio.Task[None] | None = None) -> None:
         for task, owner in list(self._inbound.items()):
-            if owner == peer_id:
+            if owner == peer_id and task is not keep:
                 self._inbound_writers[task].close()
 
     def _deliver(self, peer_id: str, obj: object) -> None:
@@ -586,24 +549,21 @@ class Transport:
 
     def counters(self) -> TransportCounters:
         """A snapshot of every counter, summed over peers (current and removed)."""
-        total = TransportCounters(
-            **{f.name: getattr(self._extra, f.name) for f in fields(self._extra)}
-        )
+        total = dataclasses.replace(self._extra)
         for counts in [self._retired, *(p.counters for p in self._peers.values())]:
-            for f in fields(PeerCounters):
-                setattr(total, f.name, getattr(total, f.name) + getattr(counts, f.name))
+            _add(total, counts)
         return total
 
     def peer_counters(self, peer_id: str) -> PeerCounters:
-        c = self._peers[peer_id].counters
-        return PeerCounters(**{f.name: getattr(c, f.name) for f in fields(c)})
+        return dataclasses.replace(self._peers[peer_id].counters)
 
     def queue_length(self, peer_id: str) -> int:
         return len(self._peers[peer_id].queue)
 
-    def _retire(self, counts: PeerCounters) -> None:
-        for f in fields(PeerCounters):
-            setattr(self._retired, f.name, getattr(self._retired, f.name) + getattr(counts, f.name))
+
+def _add(into: PeerCounters, counts: PeerCounters) -> None:
+    for f in dataclasses.fields(PeerCounters):
+        setattr(into, f.name, getattr(into, f.name) + getattr(counts, f.name))
 
 
 async def _read_frames(

@@ -20,7 +20,7 @@ as MalformedInput, so one buggy or hostile peer cannot crash a node.
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -90,6 +90,32 @@ def decode_handshake(obj: object) -> Hello | Reject:
             raise MalformedInput(f"bad reject reason: {_preview(reason)}")
         return Reject(reason[:_MAX_REASON_LEN])
     return Hello.from_wire(obj)
+
+
+def refusal(hello: Hello, *, cluster_id: str, node_id: str, known: Container[str]) -> str | None:
+    """Why the acceptor `node_id` of cluster `cluster_id` must refuse `hello`, or None."""
+    if hello.protocol_version != PROTOCOL_VERSION:
+        return f"protocol version {hello.protocol_version} (this node speaks {PROTOCOL_VERSION})"
+    if hello.cluster_id != cluster_id:
+        return f"cluster id {hello.cluster_id!r} (this node is in {cluster_id!r})"
+    if hello.node_id == node_id:
+        return f"node id {hello.node_id!r} is this node's own"
+    if hello.node_id not in known:
+        return f"unknown node {hello.node_id!r}"
+    return None
+
+
+def answer_problem(answer: Hello | Reject, *, cluster_id: str, expected: str) -> str | None:
+    """Why a dialer that meant to reach `expected` must not use this connection, or None."""
+    if isinstance(answer, Reject):
+        return f"refused by the peer: {answer.reason}"
+    if answer.cluster_id != cluster_id:
+        return f"peer is in cluster {answer.cluster_id!r}, not {cluster_id!r}"
+    if answer.node_id != expected:
+        return f"the node at that address is {answer.node_id!r}"
+    if answer.protocol_version != PROTOCOL_VERSION:
+        return f"peer speaks protocol {answer.protocol_version}, we speak {PROTOCOL_VERSION}"
+    return None
 
 
 class Codec:
