@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +29,7 @@ def snap(index: int, term: int = 1, data: bytes = b"state") -> Snapshot:
     return Snapshot(index, term, MEMBERS, data)
 
 
-def reopened(path: Path, **kw: int) -> DurableState:
+def reopened(path: Path, **kw: Any) -> DurableState:
     store = FileLogStore(path, **kw)
     try:
         return store.load()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +19,7 @@ def payloads(n: int, size: int = 20) -> list[bytes]:
     return [f"record-{i:05d}-".encode() + bytes([i % 251]) * size for i in range(n)]
 
 
-def write(path: Path, batches: list[list[bytes]], **kw: int) -> None:
+def write(path: Path, batches: list[list[bytes]], **kw: Any) -> None:
     wal, _ = WAL.open(path, **kw)
     for batch in batches:
         wal.append(batch)
@@ -26,7 +27,7 @@ def write(path: Path, batches: list[list[bytes]], **kw: int) -> None:
     wal.close()
 
 
-def reopen(path: Path, **kw: int) -> list[bytes]:
+def reopen(path: Path, **kw: Any) -> list[bytes]:
     wal, records = WAL.open(path, **kw)
     wal.close()
     return [payload for _, payload in records]
@@ -245,3 +246,60 @@ def test_flipped_byte_before_the_last_record_is_never_silently_dropped(
     full[pos] ^= data.draw(st.integers(1, 255))
     with pytest.raises(StorageError):
         scan_segment(bytes(full), "seg", last=True)
+
+
+def test_repair_drops_everything_from_a_bad_record_in_the_last_segment(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recs = payloads(5)
+    write(tmp_path, [recs])
+    second = len(encode_record(recs[0]))
+    corrupt(last_segment(tmp_path), second + 12)
+    with pytest.raises(StorageError, match="repair"):
+        reopen(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="senate.storage.wal"):
+        wal, records = WAL.open(tmp_path, repair=True)
+    wal.close()
+    assert [p for _, p in records] == recs[:1] and "repair" in caplog.text
+    assert reopen(tmp_path) == recs[:1]  # the cut was made durable: no repair needed now
+
+
+def test_failed_write_is_undone_so_later_batches_stay_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal, _ = WAL.open(tmp_path)
+    wal.append([b"first"])
+    real_write = os.write
+
+    def half_then_fail(fd: int, data: bytes | memoryview) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("senate.storage.wal.os.write", half_then_fail)
+    with pytest.raises(StorageError, match="No space"):
+        wal.append([b"second" * 10])
+    monkeypatch.setattr("senate.storage.wal.os.write", real_write)
+    wal.append([b"third"])
+    wal.sync()
+    wal.close()
+    assert reopen(tmp_path) == [b"first", b"third"]
+
+
+def test_failed_fsync_makes_the_wal_refuse_further_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal, _ = WAL.open(tmp_path)
+    wal.append([b"x"])
+
+    def fail(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("senate.storage.wal.os.fdatasync", fail)
+    with pytest.raises(StorageError, match="fsync"):
+        wal.sync()
+    monkeypatch.undo()
+    with pytest.raises(StorageError, match="unusable"):
+        wal.append([b"y"])
+    with pytest.raises(StorageError, match="unusable"):
+        wal.sync()
+    wal.close()

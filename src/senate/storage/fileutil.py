@@ -46,10 +46,18 @@ def remove_temp_files(directory: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def remove_durably(paths: list[Path]) -> None:
-    """Delete files and make the deletion durable (one directory fsync)."""
+def remove_durably(paths: list[Path], *, in_order: bool = False) -> None:
+    """Delete files and make the deletion durable.
+
+    With `in_order`, the directory is fsynced after each file, so a crash leaves
+    a prefix of `paths` deleted (the WAL relies on this to never show a gap).
+    Otherwise one directory fsync at the end.
+    """
     if not paths:
         return
     for path in paths:
         path.unlink(missing_ok=True)
-    fsync_dir(paths[0].parent)
+        if in_order:
+            fsync_dir(path.parent)
+    if not in_order:
+        fsync_dir(paths[0].parent)

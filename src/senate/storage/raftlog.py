@@ -19,9 +19,10 @@ Rules this file keeps:
 - fsync points: `save(sync=True)` ends with one fdatasync of the WAL (after
   fsyncing the snapshot file first if one is given); `save(sync=False)` only
   fsyncs an installed snapshot; `save_snapshot` fsyncs the snapshot file and the
-  directory; `compact` fsyncs the WAL, writes the hard state checkpoint
-  atomically (fsync, rename, directory fsync) and only then deletes segments
-  (directory fsync). The WAL also fsyncs a segment when it is sealed.
+  directory; `compact` fsyncs the WAL, and if it deletes segments it first
+  writes the hard state checkpoint atomically (fsync, rename, directory fsync)
+  and then deletes them oldest first (a directory fsync after each). The WAL
+  also fsyncs a segment when it is sealed.
 - `compact(index)` deletes whole sealed segments whose entries are all at or
   below `index`, which must be covered by the newest snapshot. The checkpoint
   written just before keeps the hard state those segments held.
@@ -75,11 +76,12 @@ class FileLogStore:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        repair: bool = False,
     ) -> None:
         """Open (or create) a data directory and recover it.
 
         Raises StorageError if it is corrupt in the middle; a torn WAL tail is
-        truncated (and logged).
+        truncated (and logged). `repair` is passed to WAL.open (operator use).
         """
         self.directory = Path(directory)
         if not self.directory.is_dir():
@@ -91,7 +93,10 @@ class FileLogStore:
         self._hard_state_file = HardStateFile(self.directory)
         self._state = LogState(self._hard_state_file.load(), self._snapshots.load())
         self._wal, records = WAL.open(
-            self.directory / "wal", segment_bytes=segment_bytes, max_record_bytes=max_record_bytes
+            self.directory / "wal",
+            segment_bytes=segment_bytes,
+            max_record_bytes=max_record_bytes,
+            repair=repair,
         )
         self._segment_max: dict[int, int] = {}  # segment -> highest entry index in it
         for segment, payload in records:
@@ -169,6 +174,7 @@ class FileLogStore:
             raise ValueError(
                 f"cannot compact to {index}: the newest snapshot is at {self._state.snapshot_index}"
             )
+        self._wal.sync()  # first: the checkpoint below must not be ahead of the WAL
         self._state.trim(index)
         sealed = self._wal.segments[:-1]
         doomed: list[int] = []
@@ -178,7 +184,6 @@ class FileLogStore:
             doomed.append(segment)
         if not doomed:
             return
-        self._wal.sync()
         self._hard_state_file.save(self._state.hard_state)
         self._wal.remove_segments(doomed)
         for segment in doomed:

@@ -124,12 +124,19 @@ def _valid_record_after(data: memoryview, bad: int, max_record_bytes: int, name:
 
 
 def scan_segment(
-    data: bytes, name: str, *, last: bool, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    data: bytes,
+    name: str,
+    *,
+    last: bool,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+    repair: bool = False,
 ) -> ScanResult:
     """Parse one segment's bytes. Raises StorageError on corruption in the middle.
 
     For the last segment a bad tail is reported in the result (valid_end <
     len(data)) for the caller to truncate; for any other segment it is an error.
+    With `repair` (an operator's explicit choice), a bad record in the last
+    segment ends the log there even if valid records follow; they are dropped.
     """
     view = memoryview(data)
     records: list[bytes] = []
@@ -139,11 +146,14 @@ def scan_segment(
         if problem is not None:
             if not last:
                 raise StorageError(f"{name}: corrupt record at offset {offset}: {problem}")
+            if repair:
+                return ScanResult(records, offset, f"{problem} (repair: dropping what follows)")
             later = _valid_record_after(view, offset, max_record_bytes, name)
             if later is not None:
                 raise StorageError(
                     f"{name}: corrupt record at offset {offset} ({problem}) "
-                    f"followed by a valid record at offset {later}; refusing to start"
+                    f"followed by a valid record at offset {later}; refusing to start "
+                    "(opening with repair=True would drop everything from that offset)"
                 )
             return ScanResult(records, offset, problem)
         (length,) = LENGTH.unpack_from(view, offset)
@@ -176,12 +186,15 @@ class WAL:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        repair: bool = False,
     ) -> tuple[WAL, list[tuple[int, bytes]]]:
         """Recover the log in `directory` (created if missing).
 
         Returns the WAL, ready to append, and every valid record with the number
         of the segment holding it, in order. A torn tail is truncated (and the
-        truncation fsynced) before this returns.
+        truncation fsynced) before this returns. `repair`: see scan_segment;
+        for an operator who accepts losing records to get a node to start (for
+        example after a power loss wrote pages of an unsynced batch out of order).
         """
         if segment_bytes < 1 or max_record_bytes < 1:
             raise ValueError("segment_bytes and max_record_bytes must be positive")
@@ -203,7 +216,9 @@ class WAL:
             path = directory / segment_name(number)
             data = path.read_bytes()
             last = i == len(numbers) - 1
-            result = scan_segment(data, str(path), last=last, max_record_bytes=max_record_bytes)
+            result = scan_segment(
+                data, str(path), last=last, max_record_bytes=max_record_bytes, repair=repair
+            )
             if result.valid_end < len(data):
                 log.warning(
                     "WAL %s: truncating a torn tail at offset %d (%d bytes dropped): %s",
@@ -302,7 +317,7 @@ class WAL:
             return
         if doomed != self._segments[: len(doomed)] or self.active in doomed:
             raise ValueError(f"can only remove a prefix of sealed segments, not {doomed}")
-        remove_durably([self._path(n) for n in doomed])
+        remove_durably([self._path(n) for n in doomed], in_order=True)
         del self._segments[: len(doomed)]
 
     def close(self) -> None:
