@@ -14,8 +14,8 @@ Rules kept in this file:
 - decoding never trusts a count or an index: malformed input raises DecodeError.
 
 Layout.
-    document: header, ids, replica (length, UTF-8; empty when canonical), version, floor, OPS(runs in document order),
-              OPS(ops still waiting for dependencies)
+    document: header, ids, replica (length, UTF-8; empty when canonical), version,
+              floor, OPS(runs in document order), OPS(ops still waiting)
     update:   header, ids, OPS(the delta)
     ids:      n, then n x (byte length, UTF-8)
     version:  n, then n x (id index, count)        (floor: the same)
@@ -23,7 +23,10 @@ Layout.
               n deletes, n x (id, seq delta, length, n targets, n x (id, seq, length))
     insert:   id, seq delta, length, flags, [left id, left seq], [right id, right seq]
     flags:    1 deleted; 2 has left; 4 left is the last char of the previous insert
-              in the section; 8 has right; 16 right is the first char of the next one
+              in the section; 8 has right; 16 right is the first char of the next one;
+              32 right is the previous insert's right (typing, deleting, typing on)
+    origins written explicitly are (id index, zigzag(origin seq - own seq)): a left
+    origin is usually a few seqs back, so this is one or two bytes
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ KIND_DOC = 0
 KIND_UPDATE = 1
 MAX_VARINT = 2**63 - 1
 
-F_DELETED, F_LEFT, F_LEFT_PREV, F_RIGHT, F_RIGHT_NEXT = 1, 2, 4, 8, 16
+F_DELETED, F_LEFT, F_LEFT_PREV, F_RIGHT, F_RIGHT_NEXT, F_RIGHT_SAME = 1, 2, 4, 8, 16, 32
 
 
 # ---- writing -----------------------------------------------------------------
@@ -136,11 +139,13 @@ class _Writer:
                 flags |= F_RIGHT
                 if nxt is not None and r.right == (nxt.agent, nxt.seq):
                     flags |= F_RIGHT_NEXT
+                elif prev is not None and r.right == prev.right:
+                    flags |= F_RIGHT_SAME
             out.append(flags)
             if flags & F_LEFT and not flags & F_LEFT_PREV:
-                self._cid(r.left)
-            if flags & F_RIGHT and not flags & F_RIGHT_NEXT:
-                self._cid(r.right)
+                self._cid(r.left, r.seq)
+            if flags & F_RIGHT and not flags & (F_RIGHT_NEXT | F_RIGHT_SAME):
+                self._cid(r.right, r.seq)
             if not r.deleted:
                 texts.append(r.text)
         raw = "".join(texts).encode("utf-8")
@@ -160,10 +165,10 @@ class _Writer:
                 _uv(out, _zz(s - d.seq))
                 _uv(out, m)
 
-    def _cid(self, cid: CharId | None) -> None:
+    def _cid(self, cid: CharId | None, base: int) -> None:
         assert cid is not None
         _uv(self.out, self.idx[cid[0]])
-        _uv(self.out, cid[1])
+        _uv(self.out, _zz(cid[1] - base))
 
 
 def _agents_of(inserts: list[InsertRun], deletes: list[DeleteRun]) -> set[str]:
@@ -325,8 +330,10 @@ class _Reader:
             m = self.positive("insert length")
             last[a] = s + m
             flags = self.uv()
-            if flags >= 32:
-                raise DecodeError(f"unknown insert flags {flags:#x}")
+            if flags >= 64 or (flags & (F_RIGHT_NEXT | F_RIGHT_SAME) and not flags & F_RIGHT):
+                raise DecodeError(f"bad insert flags {flags:#x}")
+            if flags & F_LEFT_PREV and not flags & F_LEFT:
+                raise DecodeError(f"bad insert flags {flags:#x}")
             left = right = None
             if flags & F_LEFT:
                 if flags & F_LEFT_PREV:
@@ -335,9 +342,13 @@ class _Reader:
                     pa, ps, pm = heads[-1][:3]
                     left = (pa, ps + pm - 1)
                 else:
-                    left = (self.agent(), self.uv())
-            if flags & F_RIGHT and not flags & F_RIGHT_NEXT:
-                right = (self.agent(), self.uv())
+                    left = (self.agent(), self.seq(s))
+            if flags & F_RIGHT_SAME:
+                if not heads:
+                    raise DecodeError("first insert cannot share the previous right origin")
+                right = heads[-1][5]
+            elif flags & F_RIGHT and not flags & F_RIGHT_NEXT:
+                right = (self.agent(), self.seq(s))
             heads.append((a, s, m, flags, left, right))
         try:
             blob = self.take(self.count("text bytes")).decode("utf-8")

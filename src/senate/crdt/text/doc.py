@@ -153,7 +153,6 @@ class Text:
             if not run.deleted:
                 if run.length > remaining:
                     rl.split(run, remaining)
-                rl.mark_deleted(run)
                 remaining -= run.length
                 if targets and targets[-1][0] == run.agent and (
                     targets[-1][1] + targets[-1][2] == run.seq
@@ -162,6 +161,7 @@ class Text:
                     targets[-1] = (a, s, m + run.length)
                 else:
                     targets.append((run.agent, run.seq, run.length))
+                run = rl.mark_deleted(run)
             if remaining:
                 run = rl.next_run(run)
         me = self.replica
@@ -274,12 +274,15 @@ class Text:
                         break
                     cur = nxt
                     continue
+                if r.deleted:
+                    cur = r.seq + r.length
+                    continue
                 if r.seq < cur:
                     r = rl.split(r, cur - r.seq)
                 if r.seq + r.length > end:
                     rl.split(r, end - r.seq)
-                rl.mark_deleted(r)
                 cur = r.seq + r.length
+                rl.mark_deleted(r)
         self._log_delete(op)
 
     def _log_delete(self, op: DeleteRun) -> None:
@@ -320,12 +323,8 @@ class Text:
     def _delta_from(self, v: Mapping[str, int]) -> TextDelta:
         delta = TextDelta()
         for agent in sorted(self._rl.index):
-            ix = self._rl.index[agent]
             since = v.get(agent, 0)
-            i = max(0, bisect_right(ix.starts, since) - 1)
-            for r in ix.runs[i:]:
-                if r.seq + r.length <= since:
-                    continue
+            for r in self._rl.index[agent].runs_from(since):
                 op = _as_op(r)
                 if r.seq < since:
                     k = since - r.seq

@@ -9,18 +9,19 @@ Rules kept in this file:
   (left, right), every later one has the previous character as its left origin and
   the same right origin (this is what lets a run travel and sit in memory as one);
 - a DeleteRun deletes a set of character ids, given as (replica, seq, length) ranges;
-  it is applied whole and is idempotent, so re-sending it is harmless.
+  it is applied whole and is idempotent, so re-sending it is harmless;
+- records are immutable NamedTuples: cheap to build on every keystroke.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 CharId = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class InsertRun:
+class InsertRun(NamedTuple):
     """`length` characters with ids (agent, seq) .. (agent, seq + length - 1).
 
     `text` holds the characters, or is "" when the run travels as a tombstone
@@ -36,8 +37,7 @@ class InsertRun:
     right: CharId | None
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteRun:
+class DeleteRun(NamedTuple):
     """The ops (agent, seq) .. (agent, seq + length - 1), deleting `targets`."""
 
     agent: str

@@ -21,10 +21,10 @@ character id uses, per replica, a sorted list of run start seqs and `bisect`.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator
 
 from senate.crdt.text.records import CharId
+from senate.crdt.text.seqindex import SeqIndex
 
 BLOCK_MAX = 64  # runs per block before it splits: short enough to walk, long enough to skip
 
@@ -71,23 +71,13 @@ class Block:
                 self.vis += r.length
 
 
-class AgentIndex:
-    """One replica's runs sorted by seq, for id lookups."""
-
-    __slots__ = ("runs", "starts")
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.runs: list[Run] = []
-
-
 class RunList:
     """The sequence of runs with position and id lookup."""
 
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self.length = 0  # visible characters
-        self.index: dict[str, AgentIndex] = {}
+        self.index: dict[str, SeqIndex] = {}
         self._cb = 0  # cursor: a block index ...
         self._cs = 0  # ... and the visible characters before it
 
@@ -106,13 +96,7 @@ class RunList:
     def find_id(self, agent: str, seq: int) -> Run | None:
         """The run holding character (agent, seq), or None if it is not here."""
         ix = self.index.get(agent)
-        if ix is None:
-            return None
-        i = bisect_right(ix.starts, seq) - 1
-        if i < 0:
-            return None
-        r = ix.runs[i]
-        return r if seq < r.seq + r.length else None
+        return None if ix is None else ix.find(seq)
 
     def find_visible(self, pos: int) -> tuple[Block, int, int]:
         """(block, run index, offset) of the visible character at `pos` (< length)."""
@@ -185,12 +169,7 @@ class RunList:
     def next_id_at_or_after(self, agent: str, seq: int) -> int | None:
         """The smallest seq >= `seq` of `agent` that some run holds, or None."""
         ix = self.index.get(agent)
-        if ix is None:
-            return None
-        i = bisect_right(ix.starts, seq)
-        if i > 0 and seq < ix.starts[i - 1] + ix.runs[i - 1].length:
-            return seq
-        return ix.starts[i] if i < len(ix.starts) else None
+        return None if ix is None else ix.next_at_or_after(seq)
 
     def position_of(self, run: Run) -> int:
         """Visible characters before `run` (a slow walk; for tests and debugging)."""
@@ -213,15 +192,8 @@ class RunList:
     def _index_add(self, run: Run) -> None:
         ix = self.index.get(run.agent)
         if ix is None:
-            ix = self.index[run.agent] = AgentIndex()
-        starts = ix.starts
-        if not starts or run.seq > starts[-1]:
-            starts.append(run.seq)
-            ix.runs.append(run)
-        else:
-            i = bisect_right(starts, run.seq)
-            starts.insert(i, run.seq)
-            ix.runs.insert(i, run)
+            ix = self.index[run.agent] = SeqIndex()
+        ix.add(run)
 
     def insert_at(self, blk: Block | None, ri: int, run: Run) -> None:
         """Put a new run at index `ri` of `blk` (None: append to the last block)."""
@@ -304,13 +276,33 @@ class RunList:
             r = self.split(r, cid[1] - r.seq)
         return r
 
-    def mark_deleted(self, run: Run) -> None:
-        if not run.deleted:
-            run.deleted = True
-            run.text = ""
-            blk = run.block
-            assert blk is not None
-            self._vis(blk, -run.length)
+    def mark_deleted(self, run: Run) -> Run:
+        """Make `run` a tombstone; return the run now holding it (merged tombstones)."""
+        if run.deleted:
+            return run
+        run.deleted = True
+        run.text = ""
+        blk = run.block
+        assert blk is not None
+        self._vis(blk, -run.length)
+        # Rejoin it with tombstone neighbours from the same split run: backspacing
+        # would otherwise leave one run per deleted character.
+        runs = blk.runs
+        i = runs.index(run)
+        if i + 1 < len(runs) and _joinable(run, runs[i + 1]):
+            self._absorb(run, runs, i + 1)
+        if i > 0 and _joinable(runs[i - 1], run):
+            run = runs[i - 1]
+            self._absorb(run, runs, i)
+        return run
+
+    def _absorb(self, run: Run, runs: list[Run], j: int) -> None:
+        """Fold tombstone runs[j] into the tombstone `run` just before it."""
+        nxt = runs[j]
+        run.length += nxt.length
+        del runs[j]
+        self.index[nxt.agent].remove(nxt)
+        nxt.block = None
 
     def remove(self, run: Run) -> None:
         """Drop a tombstone run entirely (compaction); blocks are rebuilt afterwards."""
@@ -318,10 +310,7 @@ class RunList:
         blk = run.block
         assert blk is not None
         blk.runs.remove(run)
-        ix = self.index[run.agent]
-        i = bisect_right(ix.starts, run.seq) - 1
-        del ix.starts[i]
-        del ix.runs[i]
+        self.index[run.agent].remove(run)
         run.block = None
 
     def rebuild(self, runs: list[Run] | None = None) -> None:
@@ -338,6 +327,16 @@ class RunList:
             by_agent.setdefault(r.agent, []).append(r)
         for agent, rs in by_agent.items():
             rs.sort(key=lambda r: r.seq)
-            ix = self.index[agent] = AgentIndex()
-            ix.runs = rs
-            ix.starts = [r.seq for r in rs]
+            self.index[agent] = SeqIndex.of(rs)
+
+
+def _joinable(a: Run, b: Run) -> bool:
+    """Whether tombstones a, b (adjacent, a first) are one run split in two."""
+    return (
+        a.deleted
+        and b.deleted
+        and a.agent == b.agent
+        and a.seq + a.length == b.seq
+        and b.left == (a.agent, b.seq - 1)
+        and a.right == b.right
+    )
