@@ -27,7 +27,7 @@ VALID = [
     ["hello", [1, "cluster", "n3"]],
 ]
 VALID_STREAM = b"".join(encode_frame(v) for v in VALID)
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -116,7 +116,7 @@ wire_objects = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
     ),
-    max_leaves=25,
+    max_leaves=15,
 )
 
 
