@@ -65,12 +65,13 @@ class KVStore:
 
     def range(self, prefix: str) -> list[KeyValue]:
         """Every key starting with `prefix`, sorted by key ("" gives all keys)."""
-        start = bisect.bisect_left(self._keys, prefix)
+        keys = self._keys
+        i = bisect.bisect_left(keys, prefix)
         out: list[KeyValue] = []
-        for key in self._keys[start:]:
-            if not key.startswith(prefix):
-                break
-            out.append(self._data[key])
+        # Walk from the bisection point instead of slicing: a slice copies the tail.
+        while i < len(keys) and keys[i].startswith(prefix):
+            out.append(self._data[keys[i]])
+            i += 1
         return out
 
     # -- the log --

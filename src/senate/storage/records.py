@@ -26,6 +26,7 @@ from senate.errors import StorageError
 from senate.storage.hardstate import decode_hard_state, encode_hard_state
 
 FORMAT = 1
+_KINDS = {int(kind): kind for kind in EntryKind}
 ENTRY_OVERHEAD = 24  # rough msgpack bytes per entry besides its data, for splitting
 
 
@@ -50,11 +51,11 @@ def _entry(obj: Any, where: str) -> Entry:
     index, term, kind, data = obj
     if type(index) is not int or type(term) is not int or index < 1 or term < 0:
         raise StorageError(f"{where}: entry index must be >= 1 and term >= 0")
-    if type(kind) is not int or kind not in EntryKind._value2member_map_:
+    if type(kind) is not int or kind not in _KINDS:
         raise StorageError(f"{where}: unknown entry kind {kind!r}")
     if not isinstance(data, bytes):
         raise StorageError(f"{where}: entry data must be bytes")
-    return Entry(index, term, EntryKind(kind), data)
+    return Entry(index, term, _KINDS[kind], data)
 
 
 def decode_batch(payload: bytes, where: str) -> Batch:
