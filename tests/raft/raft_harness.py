@@ -54,9 +54,7 @@ class Cluster:
         self.config = config or RaftConfig()
         self.membership = Membership(frozenset(ids), frozenset(learners))
         self.rng = random.Random(seed)
-        self.maker: EngineMaker = maker or (
-            lambda nid, m, d, r: Raft(nid, m, d, r, self.config)
-        )
+        self.maker: EngineMaker = maker or (lambda nid, m, d, r: Raft(nid, m, d, r, self.config))
         self.disks: dict[str, Disk] = {}
         self.engines: dict[str, Raft] = {}
         self.sm: dict[str, list[bytes]] = {}  # the "state machine": applied commands
@@ -176,9 +174,7 @@ class Cluster:
         self.stabilize()
 
     def leaders(self) -> list[str]:
-        return [
-            n for n, e in self.engines.items() if n not in self.down and e.role == Role.LEADER
-        ]
+        return [n for n, e in self.engines.items() if n not in self.down and e.role == Role.LEADER]
 
     def leader(self) -> str:
         leaders = self.leaders()

@@ -1,0 +1,167 @@
+"""Membership one server at a time, and leadership transfer."""
+
+from __future__ import annotations
+
+import pytest
+from raft_harness import Cluster
+
+from senate.consensus.types import ConfChange, ConfChangeOp, Membership, Role
+from senate.errors import ConfigChangeInProgress, NotLeader, ProposalDropped
+from senate.raft.errors import InvalidConfChange, InvalidTransferTarget, LearnerNotCaughtUp
+from senate.raft.messages import MessageType
+
+ADD, PROMOTE, REMOVE = ConfChangeOp.ADD_LEARNER, ConfChangeOp.PROMOTE, ConfChangeOp.REMOVE
+
+
+def _cluster() -> tuple[Cluster, str]:
+    c = Cluster(["a", "b", "c"], seed=11)
+    leader = c.elect_any()
+    c.propose(leader, *[b"%d" % i for i in range(10)])
+    return c, leader
+
+
+def test_learner_added_catches_up_is_promoted_then_removed() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    c.add_node("d", Membership(frozenset("abc"), frozenset("d")))
+    lead.propose_membership(ConfChange(ADD, "d"))
+    assert lead.membership.learners == {"d"}  # effective on append
+    with pytest.raises(ConfigChangeInProgress):
+        lead.propose_membership(ConfChange(REMOVE, "c"))
+    c.stabilize()
+    c.tick(3)
+    assert c.commands("d") == c.commands(leader)
+    assert c.engines["d"].status().role == Role.LEARNER
+    # The learner never counts: with b and c cut, nothing commits.
+    c.cut |= {(leader, n) for n in "abc" if n != leader}
+    c.propose(leader, b"stuck")
+    assert lead.log.committed < lead.log.last_index
+    c.heal()
+    c.tick(2)
+    lead.propose_membership(ConfChange(PROMOTE, "d"))
+    c.stabilize()
+    assert all(e.membership.voters == {"a", "b", "c", "d"} for e in c.engines.values())
+    c.tick(2)
+    lead.propose_membership(ConfChange(REMOVE, "d"))
+    c.stabilize()
+    c.tick(2)
+    assert lead.membership == Membership(frozenset("abc"))
+    c.propose(leader, b"after")
+    assert c.commands("a")[-1] == b"after"
+
+
+def test_promote_refuses_a_learner_that_is_behind() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    c.add_node("d", Membership(frozenset("abc"), frozenset("d")))
+    c.isolate("d")
+    lead.propose_membership(ConfChange(ADD, "d"))
+    c.stabilize()
+    with pytest.raises(LearnerNotCaughtUp):
+        lead.propose_membership(ConfChange(PROMOTE, "d"))
+    assert lead.learner_caught_up("d") is False
+    c.heal()
+    c.tick(3)
+    assert lead.learner_caught_up("d")
+    lead.propose_membership(ConfChange(PROMOTE, "d"))
+
+
+def test_invalid_changes_are_refused() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    with pytest.raises(InvalidConfChange):
+        lead.propose_membership(ConfChange(ADD, "b"))
+    with pytest.raises(InvalidConfChange):
+        lead.propose_membership(ConfChange(PROMOTE, "b"))
+    with pytest.raises(InvalidConfChange):
+        lead.propose_membership(ConfChange(REMOVE, "zz"))
+    follower = next(n for n in c.engines if n != leader)
+    with pytest.raises(NotLeader):
+        c.engines[follower].propose_membership(ConfChange(ADD, "d"))
+
+
+def test_new_leader_must_commit_in_its_term_before_a_conf_change() -> None:
+    c = Cluster(["a", "b", "c"])
+    c.cut |= {("a", "b"), ("a", "c")}
+    c.engines["a"].campaign(pre=False, transfer=False)
+    c.heal()
+    c.engines["a"].become_leader()  # won, but its NOOP is not committed yet
+    with pytest.raises(ConfigChangeInProgress):
+        c.engines["a"].propose_membership(ConfChange(REMOVE, "c"))
+
+
+def test_removed_leader_steps_down_after_the_removal_commits() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    lead.propose_membership(ConfChange(REMOVE, leader))
+    assert lead.role == Role.LEADER  # still leads until the entry commits...
+    with pytest.raises(ProposalDropped):
+        lead.propose(b"x")
+    c.stabilize()
+    assert lead.role == Role.FOLLOWER  # ...then steps down
+    others = [n for n in c.engines if n != leader]
+    for n in others:
+        assert c.engines[n].membership.voters == set(others)
+    c.tick(40)
+    new = c.leader()
+    assert new in others
+    c.propose(new, b"y")
+    assert all(c.commands(n)[-1] == b"y" for n in others)
+
+
+def test_membership_survives_restart_from_the_log() -> None:
+    c, leader = _cluster()
+    c.add_node("d", Membership(frozenset("abc"), frozenset("d")))
+    c.engines[leader].propose_membership(ConfChange(ADD, "d"))
+    c.stabilize()
+    follower = next(n for n in "abc" if n != leader)
+    c.crash(follower)
+    c.start(follower, Membership(frozenset("abc")))  # initial membership is stale
+    assert c.engines[follower].membership.learners == {"d"}
+
+
+def test_truncated_conf_change_is_undone() -> None:
+    c = Cluster(["a", "b", "c"], seed=2)
+    c.campaign("a")
+    c.tick(2)
+    c.isolate("a")
+    c.engines["a"].propose_membership(ConfChange(REMOVE, "c"))
+    c.stabilize()
+    assert c.engines["a"].membership.voters == {"a", "b"}
+    for n in ("b", "c"):
+        c.engines[n].election_elapsed = 10
+    c.campaign("b")
+    assert c.engines["b"].role == Role.LEADER
+    c.heal()
+    c.tick(12)
+    assert c.engines["a"].membership.voters == {"a", "b", "c"}
+
+
+def test_leadership_transfer_hands_over_and_blocks_proposals() -> None:
+    c, leader = _cluster()
+    target = next(n for n in c.engines if n != leader)
+    c.cut.add((leader, target))
+    c.engines[leader].propose(b"late")
+    c.stabilize()
+    c.engines[leader].transfer_leadership(target)
+    with pytest.raises(ProposalDropped):
+        c.engines[leader].propose(b"x")
+    c.heal()
+    c.stabilize()  # target catches up, gets TimeoutNow, wins without PreVote
+    assert c.leader() == target
+    assert any(m.type == MessageType.TIMEOUT_NOW for m in c.delivered)
+    assert c.commands(target) == c.commands(leader)
+    with pytest.raises(InvalidTransferTarget):
+        c.engines[target].transfer_leadership("nobody")
+
+
+def test_leadership_transfer_aborts_after_an_election_timeout() -> None:
+    c, leader = _cluster()
+    target = next(n for n in c.engines if n != leader)
+    c.isolate(target)
+    c.engines[leader].transfer_leadership(target)
+    with pytest.raises(ProposalDropped):
+        c.engines[leader].propose(b"x")
+    c.tick(10, nodes=[leader])
+    assert c.engines[leader].role == Role.LEADER
+    c.propose(leader, b"x")  # accepted again
