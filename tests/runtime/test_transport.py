@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import random
 import socket
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from senate.consensus.types import Message
-from senate.runtime.transport import Overflow, Transport, TransportConfig
+from senate.runtime.transport import Overflow, Transport, TransportConfig, install_uvloop
 from senate.wire.codec import Codec, Hello
 from senate.wire.frame import encode_frame
 from senate.wire.probe import PROBE, Probe, register_probe
@@ -322,3 +323,30 @@ async def test_removed_peer_is_unroutable_and_callback_errors_are_contained() ->
         assert a.t.peers == {}
     finally:
         await close_all(nodes)
+
+
+@scenario
+async def test_unsendable_messages_are_counted_not_raised() -> None:
+    config = TransportConfig(cluster_id="test", max_frame_size=1024)
+    nodes = await cluster("a", "b", config=config)
+    a, b = nodes["a"], nodes["b"]
+    try:
+        a.t.send(Probe("a", "b", 1, b"x" * 2048))  # larger than a frame may be
+        a.t.send(Probe("a", "b", 2), kind="unregistered")
+        assert a.t.counters().encode_errors == 2
+        assert a.t.queue_length("b") == 0
+        a.t.send(Probe("a", "b", 3))
+        await wait_until(lambda: [p.seq for p in b.probes()] == [3], "a valid probe after")
+    finally:
+        await close_all(nodes)
+
+
+def test_install_uvloop_only_when_it_is_installed() -> None:
+    before = asyncio.get_event_loop_policy()
+    installed = install_uvloop()
+    try:
+        assert installed == (importlib.util.find_spec("uvloop") is not None)
+        if not installed:
+            assert asyncio.get_event_loop_policy() is before
+    finally:
+        asyncio.set_event_loop_policy(before)
