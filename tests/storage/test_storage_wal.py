@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,8 @@ def test_torn_tail_mid_record_recovers_the_prefix(
 
 
 @pytest.mark.parametrize(
-    "garbage", [b"\x00" * 100, b"\xff" * 3, os.urandom(64), b"\x05\x00\x00\x00junk"]
+    "garbage",
+    [b"\x00" * 100, b"\xff" * 3, random.Random(64).randbytes(64), b"\x05\x00\x00\x00junk"],
 )
 def test_garbage_appended_is_truncated(tmp_path: Path, garbage: bytes) -> None:
     recs = payloads(3)
@@ -197,7 +199,7 @@ def test_bad_records_are_refused_on_append(tmp_path: Path) -> None:
 
 def test_huge_garbage_tail_is_judged_within_budget() -> None:
     good = b"".join(encode_record(p) for p in payloads(3))
-    tail = os.urandom(1 << 20)
+    tail = random.Random(20).randbytes(1 << 20)
     result = scan_segment(good + tail, "seg", last=True)
     assert result.valid_end == len(good) and len(result.records) == 3
 
