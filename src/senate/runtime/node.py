@@ -1,0 +1,397 @@
+"""One real Senate node: the Raft engine driven by asyncio, a durable WAL, the KV store.
+
+Theory of operation:
+- Start: FileLogStore(data_dir).load() gives the DurableState (hard state, newest
+  snapshot, the log after it); the KVStore is restored from that snapshot and the
+  engine is built by raft_factory from the same state. The engine then re-delivers
+  the committed entries after the snapshot, so the KV store catches up by itself.
+- A ticker calls engine.tick() every `tick_ms` of the monotonic clock (once per
+  wake-up: after a stall it does not fire a burst of ticks, which would only
+  cause needless elections). The election timeout is `election_ticks` ticks.
+- The peer Transport carries Raft messages (kind "raft") and write forwards (kind
+  "fwd", forward.py) on the same connections. Every input (message, tick,
+  proposal, read) kicks the Driver (driver.py), which runs the Ready loop.
+- Writes: the node that receives a write proposes it if it leads, or forwards it
+  to the leader it knows; either way it waits until the entry is applied in its
+  own log. It re-sends every `retry_interval` seconds and at once when the
+  leader changes; the request's (client id, seq) makes that safe.
+- Linearizable reads use Raft's ReadIndex on every node: a follower's engine asks
+  the leader for the read index (READ_INDEX), and the node serves the read from its
+  own KV store once its applied index reaches it. So reads are not proxied; only
+  the index is fetched from the leader. Serializable reads are local and immediate.
+
+Durability (acknowledged means durable):
+- A write is acknowledged only after its entry is committed, i.e. appended and
+  fsynced (fdatasync of the WAL segment) on a quorum of nodes — the leader counts
+  itself only after its own fsync — and applied to the acknowledging node's KV
+  store. Entries proposed while an fsync runs share the next write and fsync.
+- Vote and term changes are fsynced before any vote reply or message of the new
+  term leaves; a follower fsyncs appended entries before acknowledging them.
+- A snapshot installed from the leader is fsynced (file, then directory) before it
+  is acknowledged; local KV snapshots are fsynced before the log they cover is
+  compacted. Commit-index-only updates are written without fsync (Raft recomputes
+  the commit index after a crash).
+
+Events that matter are logged to stderr, one line each: recovery, leadership,
+peer connections (transport), snapshots, fatal storage errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from senate.consensus.types import Membership, Message, Role
+from senate.errors import NotLeader, ProposalDropped, SenateError
+from senate.kv import Delete, KeyValue, KVStore, Put, Request, Result, encode_request
+from senate.raft import RaftConfig, RaftMessage, message_from_wire, raft_factory
+from senate.runtime.config import NodeConfig, format_addr
+from senate.runtime.driver import Driver
+from senate.runtime.forward import FORWARD, Forward, register_forward
+from senate.runtime.lanes import LanePool
+from senate.runtime.transport import Transport, TransportConfig
+from senate.storage import FileLogStore
+from senate.wire.codec import Codec
+
+logger = logging.getLogger("senate.node")
+
+RAFT_KIND = "raft"
+RETRY_INTERVAL = 1.0  # seconds between re-sends of an unfinished write or read
+NO_LEADER_WAIT = 3.0  # how long a request waits for some leader before a 503
+
+
+class Unavailable(SenateError):
+    """No leader or no quorum: the request was not carried out (HTTP 503)."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknown(SenateError):
+    """A write was handed to the cluster but not seen applied in time (HTTP 504)."""
+
+
+@dataclass(slots=True, frozen=True)
+class ClientRef:
+    """A client-chosen session for a write (X-Senate-Client / X-Senate-Seq)."""
+
+    client_id: str
+    seq: int
+
+
+class Node:
+    """A node: engine + driver + transport + KV store. The API layer calls its methods."""
+
+    def __init__(self, config: NodeConfig, *, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.id = config.node_id
+        self._rng = rng or random.Random(int.from_bytes(os.urandom(8), "big"))
+        self.store = FileLogStore(config.data_dir)  # StorageError if unusable
+        durable = self.store.load()
+        snap = durable.snapshot
+        kv = KVStore(max_value_bytes=config.max_value_bytes)
+        if snap is not None:
+            kv = KVStore.restore(snap.data, max_value_bytes=config.max_value_bytes)
+        membership = Membership(frozenset(config.cluster))
+        raft_cfg = RaftConfig(election_ticks=config.election_ticks)
+        self.engine = raft_factory(raft_cfg)(self.id, membership, durable, self._rng)
+        hs = durable.hard_state
+        logger.info(
+            "node %s recovered from %s: term %d, commit %d, snapshot at %d, %d log entries",
+            self.id,
+            config.data_dir,
+            hs.term,
+            hs.commit,
+            snap.index if snap else 0,
+            len(durable.entries),
+        )
+        self.codec = Codec()
+        self.codec.register(RAFT_KIND, message_from_wire)
+        register_forward(self.codec)
+        self.transport = Transport(
+            self.id,
+            config.peer_addr,
+            config.peers,
+            self._on_message,
+            kind=RAFT_KIND,
+            codec=self.codec,
+            config=TransportConfig(cluster_id=config.cluster_id),
+            rng=random.Random(self._rng.getrandbits(64)),
+        )
+        self.driver = Driver(
+            engine=self.engine,
+            store=self.store,
+            kv=kv,
+            send=self._send,
+            snapshot_every=config.snapshot_every,
+            max_value_bytes=config.max_value_bytes,
+            applied_term=snap.term if snap else 0,
+            snap_index=snap.index if snap else 0,
+            on_progress=self._on_progress,
+        )
+        self.lanes = LanePool(self.id)
+        self._read_nonce = secrets.token_bytes(8)
+        self._read_seq = 0
+        self._last_view: tuple[Role, int, str | None] = (Role.FOLLOWER, hs.term, None)
+        self._leader_change: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.failed: asyncio.Future[BaseException] | None = None
+
+    # ---- life cycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.failed = loop.create_future()
+        self._leader_change = loop.create_future()
+        await self.transport.start()
+        self._tasks = [
+            loop.create_task(self._guard(self.driver.run()), name=f"senate-driver-{self.id}"),
+            loop.create_task(self._guard(self._tick_loop()), name=f"senate-ticker-{self.id}"),
+        ]
+        self.driver.kick()
+
+    async def _guard(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a storage failure or a bug: the node must stop
+            logger.error("node %s: fatal: %s: %s", self.id, type(exc).__name__, exc)
+            if self.failed is not None and not self.failed.done():
+                self.failed.set_result(exc)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+        self.store.close()
+        logger.info("node %s stopped", self.id)
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = self.config.tick_ms / 1000.0
+        next_at = loop.time() + period
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            now = loop.time()
+            # The next tick is one period after the last due one, never in the past.
+            next_at = max(next_at + period, now + period / 2)
+            self.engine.tick()
+            self.driver.kick()
+
+    # ---- messages --------------------------------------------------------------
+
+    def _send(self, msg: Message) -> None:
+        self.transport.send(msg)
+
+    def _on_message(self, msg: Message) -> None:
+        if isinstance(msg, RaftMessage):
+            self.engine.step(msg)
+            self.driver.kick()
+        elif isinstance(msg, Forward):
+            self._on_forward(msg)
+
+    def _on_forward(self, msg: Forward) -> None:
+        try:
+            self.engine.propose(msg.data)
+        except (NotLeader, ProposalDropped):
+            return  # the follower re-sends to whoever leads next
+        self.driver.kick()
+
+    def _on_progress(self) -> None:
+        st = self.engine.status()
+        view = (st.role, st.term, st.leader)
+        if view == self._last_view:
+            return
+        old_role, _, old_leader = self._last_view
+        self._last_view = view
+        if st.role == Role.LEADER and old_role != Role.LEADER:
+            logger.info("node %s became leader in term %d", self.id, st.term)
+        elif st.leader != old_leader:
+            if st.leader is None:
+                logger.info("node %s: no leader (term %d, %s)", self.id, st.term, st.role.value)
+            elif st.leader != self.id:
+                logger.info("node %s: leader is %s (term %d)", self.id, st.leader, st.term)
+        if st.leader != old_leader and self._leader_change is not None:
+            if not self._leader_change.done():
+                self._leader_change.set_result(None)
+            self._leader_change = asyncio.get_running_loop().create_future()
+
+    # ---- the service the API uses ----------------------------------------------
+
+    @property
+    def kv(self) -> KVStore:
+        return self.driver.kv
+
+    async def put(
+        self,
+        key: str,
+        value: bytes,
+        *,
+        prev_revision: int | None = None,
+        prev_value: bytes | None = None,
+        client: ClientRef | None = None,
+    ) -> Result:
+        return await self._write(Put(key, value, prev_revision, prev_value), client)
+
+    async def delete(
+        self,
+        key: str,
+        *,
+        prev_revision: int | None = None,
+        prev_value: bytes | None = None,
+        client: ClientRef | None = None,
+    ) -> Result:
+        return await self._write(Delete(key, prev_revision, prev_value), client)
+
+    async def _write(self, op: Put | Delete, client: ClientRef | None) -> Result:
+        if client is not None:
+            req = Request(client.client_id, client.seq, op)
+            data = encode_request(req, self.config.max_value_bytes)  # MalformedInput -> 400
+            return await self._replicate(req, data)
+        lane = self.lanes.borrow()
+        try:
+            req = Request(lane.client_id, lane.next(), op)
+            data = encode_request(req, self.config.max_value_bytes)
+            return await self._replicate(req, data)
+        finally:
+            self.lanes.give_back(lane)
+
+    async def _replicate(self, req: Request, data: bytes) -> Result:
+        """Propose (or forward) until applied here; re-send on timeouts and new leaders."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.config.write_timeout
+        key = (req.client_id, req.seq)
+        fut = self.driver.wait_write(key)
+        handed_over = False  # once true, a timeout means "outcome unknown"
+        try:
+            while True:
+                handed_over |= self._hand_over(data)
+                now = loop.time()
+                if now >= deadline or (not handed_over and now - started >= NO_LEADER_WAIT):
+                    break
+                change = self._leader_change
+                waits: list[asyncio.Future[Any]] = [fut]
+                if change is not None:
+                    waits.append(change)
+                await asyncio.wait(
+                    waits,
+                    timeout=min(RETRY_INTERVAL, deadline - now),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if fut.done():
+                    return fut.result()
+        finally:
+            self.driver.forget_write(key, fut)
+        if not handed_over:
+            raise Unavailable("no leader: the write was not sent (retry)")
+        raise OutcomeUnknown(
+            f"the write was sent but not seen applied within {self.config.write_timeout:g} s; "
+            "it may or may not apply"
+        )
+
+    def _hand_over(self, data: bytes) -> bool:
+        """Propose `data` here or forward it to the leader; False if nobody leads."""
+        st = self.engine.status()
+        if st.role == Role.LEADER:
+            try:
+                self.engine.propose(data)
+            except (NotLeader, ProposalDropped):
+                return False
+            self.driver.kick()
+            return True
+        if st.leader is None or st.leader == self.id:
+            return False
+        self.transport.send(Forward(self.id, st.leader, data), FORWARD)
+        return True
+
+    async def read_barrier(self) -> None:
+        """Return once this node's KV store reflects every write acknowledged so far.
+
+        ReadIndex: the leader confirms it still leads (a heartbeat round) and names
+        its commit index; we wait until our applied index reaches it.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.config.write_timeout
+        fut: asyncio.Future[None] = loop.create_future()
+        ctxs: list[bytes] = []
+        try:
+            while True:
+                ctx = self._next_read_ctx()
+                try:
+                    self.engine.read_index(ctx)
+                except NotLeader:
+                    pass
+                else:
+                    ctxs.append(ctx)
+                    self.driver.wait_read(ctx, fut)
+                    self.driver.kick()
+                now = loop.time()
+                if now >= deadline or (not ctxs and now - started >= NO_LEADER_WAIT):
+                    break
+                change = self._leader_change
+                waits: list[asyncio.Future[Any]] = [fut]
+                if change is not None:
+                    waits.append(change)
+                await asyncio.wait(
+                    waits,
+                    timeout=min(RETRY_INTERVAL, deadline - now),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if fut.done():
+                    return
+        finally:
+            for ctx in ctxs:
+                self.driver.forget_read(ctx)
+        if not ctxs:
+            raise Unavailable("no leader: cannot serve a linearizable read (retry)")
+        raise Unavailable("no quorum confirmed the leader in time: cannot serve the read")
+
+    def _next_read_ctx(self) -> bytes:
+        self._read_seq += 1
+        return self._read_nonce + self._read_seq.to_bytes(8, "big")
+
+    async def get(self, key: str, *, linearizable: bool = True) -> KeyValue | None:
+        if linearizable:
+            await self.read_barrier()
+        return self.kv.get(key)
+
+    async def range(self, prefix: str, *, linearizable: bool = True) -> tuple[int, list[KeyValue]]:
+        if linearizable:
+            await self.read_barrier()
+        kv = self.kv
+        return kv.revision, kv.range(prefix)
+
+    def status(self) -> dict[str, Any]:
+        st = self.engine.status()
+        members = [
+            {
+                "id": nid,
+                "peer": format_addr(addr),
+                "voter": nid in st.membership.voters,
+            }
+            for nid, addr in sorted(self.config.cluster.items())
+        ]
+        return {
+            "id": st.id,
+            "role": st.role.value,
+            "term": st.term,
+            "leader": st.leader,
+            "commit_index": st.commit_index,
+            "applied_index": self.kv.applied_index,
+            "members": members,
+            "protocol": st.protocol,
+            "last_index": st.last_index,
+            "revision": self.kv.revision,
+            "http": format_addr(self.config.http_addr),
+        }
