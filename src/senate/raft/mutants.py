@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 
 from senate.consensus.engine import Engine, EngineFactory
-from senate.consensus.types import DurableState, Membership
+from senate.consensus.types import DurableState, HardState, Membership, Ready
 from senate.raft.config import RaftConfig
 from senate.raft.messages import RaftMessage
 from senate.raft.node import Raft
@@ -30,6 +30,13 @@ class VoteBeforeDurable(Raft):
 
     def reply_vote(self, msg: RaftMessage) -> None:
         self._now.append(msg)
+
+
+class VoteNotSynced(Raft):
+    """Does not ask for an fsync when only the term or vote changed, so a crash forgets the vote."""
+
+    def must_sync(self, hs: HardState, rd: Ready) -> bool:
+        return bool(rd.entries) or rd.snapshot is not None
 
 
 class NoUpToDateCheck(Raft):
@@ -83,6 +90,7 @@ def _factory_of(cls: type[Raft]) -> Callable[[RaftConfig | None], EngineFactory]
 MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
     "commit_prev_term": _factory_of(CommitPrevTerm),
     "vote_before_durable": _factory_of(VoteBeforeDurable),
+    "vote_not_synced": _factory_of(VoteNotSynced),
     "no_uptodate_check": _factory_of(NoUpToDateCheck),
     "readindex_no_confirm": _factory_of(ReadIndexNoConfirm),
     "apply_before_commit": _factory_of(ApplyBeforeCommit),
