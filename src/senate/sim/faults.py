@@ -58,6 +58,8 @@ class FaultConfig:
     min_duration_us: int = 30 * US_PER_MS
     max_duration_us: int = 600 * US_PER_MS
     target_leader_prob: float = 0.5  # a partition or crash aims at the current leader
+    churn_prob: float = 0.3  # a fresh leader is isolated or crashed soon after winning
+    churn_delay_us: int = 20 * US_PER_MS  # "soon": uniform in [0, this]
     torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
     crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
     fsync_latency_us: int = 500
@@ -119,6 +121,7 @@ class Nemesis:
     injected: Counter[str] = field(default_factory=Counter)
     active: bool = False
     _partition_until: int = 0
+    _partition_gen: int = 0
 
     def start(self) -> None:
         self.active = True
@@ -134,6 +137,34 @@ class Nemesis:
                 self.injected[kind] += 1
         if self._events():
             self._schedule_next()
+
+    def on_new_leader(self, node_id: str, term: int) -> None:
+        """Leader churn: knock a fresh leader out before it settles (Raft's Figure 8
+        and most election bugs need a leader to fail right after winning)."""
+        kinds = [k for k in ("partition", "crash") if k in self.config.kinds]
+        if not self.active or not kinds or self.rng.random() >= self.config.churn_prob:
+            return
+        kind = self.rng.choice(kinds)
+        delay = self.rng.randint(0, self.config.churn_delay_us)
+        node = next(n for n in self.nodes if n.id == node_id)
+        self.sched.after(delay, f"nemesis churn {kind} {node_id}", _Churn(self, node, kind, term))
+
+    def _churn(self, node: Node, kind: str) -> None:
+        if not self.active or node.state is not NodeState.UP:
+            return
+        self.injected[f"churn-{kind}"] += 1
+        duration = self._duration()
+        if kind == "crash":
+            node.crash()
+            self.sched.after(duration, f"nemesis restart {node.id}", _Restart(node))
+            return
+        # Isolation replaces whatever partition is on.
+        self.net.heal()
+        self.net.partition([node.id], [n.id for n in self.nodes if n is not node])
+        self.sched.note(f"nemesis isolate {node.id}")
+        self._partition_until = self.sched.now + duration
+        self._partition_gen += 1
+        self.sched.after(duration, "nemesis heal-partition", _Heal(self, self._partition_gen))
 
     def _events(self) -> list[str]:
         return [k for k in ("partition", "crash", "pause") if k in self.config.kinds]
@@ -203,10 +234,12 @@ class Nemesis:
         self.sched.note(f"nemesis partition {shape} {sorted(a)} | {sorted(b)}")
         duration = self._duration()
         self._partition_until = self.sched.now + duration
-        self.sched.after(duration, "nemesis heal-partition", self._end_partition)
+        self._partition_gen += 1
+        self.sched.after(duration, "nemesis heal-partition", _Heal(self, self._partition_gen))
 
-    def _end_partition(self) -> None:
-        self.net.heal()
+    def _end_partition(self, gen: int) -> None:
+        if gen == self._partition_gen:  # a later partition replaced this one: not ours
+            self.net.heal()
 
     def _crash(self) -> None:
         node = self._target()
@@ -245,6 +278,26 @@ class Nemesis:
             elif node.state is NodeState.PAUSED:
                 node.resume()
         self.sched.note("nemesis heal")
+
+
+@dataclass(slots=True)
+class _Heal:
+    nemesis: Nemesis
+    gen: int
+
+    def __call__(self) -> None:
+        self.nemesis._end_partition(self.gen)
+
+
+@dataclass(slots=True)
+class _Churn:
+    nemesis: Nemesis
+    node: Node
+    kind: str
+    term: int
+
+    def __call__(self) -> None:
+        self.nemesis._churn(self.node, self.kind)
 
 
 @dataclass(slots=True)

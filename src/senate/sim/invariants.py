@@ -19,6 +19,7 @@ Rules this file keeps:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from senate.consensus.types import Entry, Role, Status
@@ -52,14 +53,21 @@ class Invariants:
     commit_index: dict[str, int] = field(default_factory=dict)  # per node, what it knows
     applied_index: dict[str, int] = field(default_factory=dict)
     now: int = 0
+    # Called with (node, term) the first time a node is seen leading a term: the
+    # nemesis uses it to aim faults at fresh leaders.
+    on_new_leader: Callable[[str, int], None] | None = None
 
     def fail(self, node: str, kind: str, description: str) -> None:
         raise ViolationFound(Violation(self.now, node, kind, description))
 
     def on_status(self, status: Status) -> None:
         if status.role is Role.LEADER:
-            other = self.leaders.setdefault(status.term, status.id)
-            if other != status.id:
+            other = self.leaders.get(status.term)
+            if other is None:
+                self.leaders[status.term] = status.id
+                if self.on_new_leader is not None:
+                    self.on_new_leader(status.id, status.term)
+            elif other != status.id:
                 self.fail(
                     status.id,
                     "election safety",

@@ -95,7 +95,7 @@ class Node:
     inv: Invariants
     config: NodeConfig
     engine_rng: Callable[[int], random.Random]  # incarnation -> the engine's stream
-    crash_rng: random.Random
+    crash_rng: random.Random  # torn writes and the order of work after a pause
     disk: Disk = field(default_factory=Disk)
     stats: NodeStats = field(default_factory=NodeStats)
     state: NodeState = NodeState.DOWN
@@ -103,7 +103,7 @@ class Node:
     engine: Engine | None = None
     kv: KVStore = field(default_factory=KVStore)
     crash_at_fsync: bool = False  # the nemesis armed a crash for the next fsync
-    _inbox: list[Callable[[], None]] = field(default_factory=list)
+    _inbox: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _tick: Handle | None = None
     _in_ready: bool = False
     _writes: dict[bytes, list[ReplyFn]] = field(default_factory=dict)
@@ -161,11 +161,20 @@ class Node:
         if self.state is not NodeState.PAUSED:
             return
         self.state = NodeState.UP
-        inbox, self._inbox = self._inbox, []
-        for work in inbox:
-            if self.state is not NodeState.UP:
-                break
-            work()
+        # What piled up is handled in a random interleaving of its sources, each
+        # source in order: after a stall a process finds many sockets readable at
+        # once and serves them in no particular order, but a TCP stream stays FIFO.
+        queues: dict[str, list[Callable[[], None]]] = {}
+        for source, work in self._inbox:
+            queues.setdefault(source, []).append(work)
+        self._inbox = []
+        pending = [q[::-1] for q in queues.values()]
+        while pending and self.state is NodeState.UP:
+            i = self.crash_rng.randrange(len(pending))
+            pending[i].pop()()
+            if not pending[i]:
+                pending.pop(i)
+        # Only a crash (armed for an fsync) stops this loop early; the rest is lost.
 
     # --- inputs -----------------------------------------------------------------
 
@@ -189,7 +198,7 @@ class Node:
         if self.state is NodeState.DOWN:
             return
         if self.state is NodeState.PAUSED:
-            self._inbox.append(partial(self.receive, msg))
+            self._inbox.append((msg.src, partial(self.receive, msg)))
             return
         assert self.engine is not None
         self.engine.step(msg)
@@ -200,7 +209,7 @@ class Node:
         if self.state is NodeState.DOWN:
             return
         if self.state is NodeState.PAUSED:
-            self._inbox.append(partial(self.submit_write, data, reply))
+            self._inbox.append(("client", partial(self.submit_write, data, reply)))
             return
         assert self.engine is not None
         try:
@@ -219,7 +228,7 @@ class Node:
         if self.state is NodeState.DOWN:
             return
         if self.state is NodeState.PAUSED:
-            self._inbox.append(partial(self.submit_read, ctx, key, reply))
+            self._inbox.append(("client", partial(self.submit_read, ctx, key, reply)))
             return
         assert self.engine is not None
         try:
@@ -260,7 +269,7 @@ class Node:
         if incarnation != self.incarnation:
             return  # crashed before the fsync completed: nothing of it happened
         if self.state is NodeState.PAUSED:
-            self._inbox.append(partial(self._after_fsync, rd, incarnation))
+            self._inbox.append(("disk", partial(self._after_fsync, rd, incarnation)))
             return
         self.inv.now = self.sched.now
         self._in_ready = False
