@@ -1,0 +1,62 @@
+"""Fixtures: 3-node clusters of real `senate node` processes in temp dirs.
+
+`cluster` is fresh per test (for tests that kill or pause nodes); `shared_cluster`
+is one per module (for tests that only talk to it). Both always SIGKILL every
+node on teardown and print the nodes' logs when a test failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from senate_harness import Cluster  # noqa: E402
+
+# Short write timeout so "outcome unknown" and "no quorum" answers come quickly;
+# a small snapshot interval so every test also crosses snapshots and compaction.
+NODE_ARGS = ("--write-timeout", "2", "--snapshot-every", "25")
+
+
+def _started(root: Path) -> Cluster:
+    cluster = Cluster(root, 3, NODE_ARGS)
+    try:
+        cluster.start()
+        cluster.wait_leader()
+    except BaseException:
+        cluster.close()
+        raise
+    return cluster
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    c = _started(tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(c.logs())
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = _started(tmp_path_factory.mktemp("shared"))
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    if call.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report
