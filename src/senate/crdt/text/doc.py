@@ -100,16 +100,17 @@ class Text:
         blk = None
         ri = 0
         right: CharId | None
+        rrun: Run | None = None  # the run starting at `right`
         if pos == rl.length:
             prev = rl.last()
             right = None
         else:
             blk, ri, k = rl.find_visible(pos)
-            run = blk.runs[ri]
-            right = (run.agent, run.seq + k)
+            rrun = blk.runs[ri]
+            right = (rrun.agent, rrun.seq + k)
             if k:
-                rl.split(run, k)
-                prev = run
+                prev = rrun
+                rrun = rl.split(rrun, k)
                 blk = None  # the split may have moved blocks: insert after `prev`
             else:
                 prev = rl.before(blk, ri)
@@ -131,6 +132,8 @@ class Text:
                 rl.insert_at(None, 0, new)  # None: append at the very end
             else:
                 rl.insert_after(prev, new)
+        if rrun is not None:
+            rl.set_hint(rrun, pos + n)
         self._vv[me] = seq + n
         return TextDelta([InsertRun(me, seq, n, text, False, left, right)])
 
@@ -148,6 +151,7 @@ class Text:
             run = rl.split(run, k)
         targets: list[tuple[str, int, int]] = []
         remaining = n
+        first: Run | None = None
         while remaining:
             assert run is not None
             if not run.deleted:
@@ -162,8 +166,12 @@ class Text:
                 else:
                     targets.append((run.agent, run.seq, run.length))
                 run = rl.mark_deleted(run)
+                if first is None:
+                    first = run
             if remaining:
                 run = rl.next_run(run)
+        assert first is not None
+        rl.set_hint(first, pos)
         me = self.replica
         seq = self._vv.get(me, 0)
         op = DeleteRun(me, seq, n, tuple(targets))

@@ -80,6 +80,8 @@ class RunList:
         self.index: dict[str, SeqIndex] = {}
         self._cb = 0  # cursor: a block index ...
         self._cs = 0  # ... and the visible characters before it
+        self._hint: Run | None = None  # a run the last local edit ended next to ...
+        self._hint_pos = 0  # ... and the visible characters before it
 
     # ---- reading -------------------------------------------------------------
 
@@ -98,8 +100,40 @@ class RunList:
         ix = self.index.get(agent)
         return None if ix is None else ix.find(seq)
 
+    def set_hint(self, run: Run, visible_before: int) -> None:
+        """Remember that `visible_before` visible characters precede `run`.
+
+        Valid until the next change of any visible count (see `_vis`). Editors type
+        and backspace next to where they just did, so the next lookup is a short
+        walk from this run instead of a scan of its block from the start.
+        """
+        self._hint = run
+        self._hint_pos = visible_before
+
     def find_visible(self, pos: int) -> tuple[Block, int, int]:
         """(block, run index, offset) of the visible character at `pos` (< length)."""
+        hint = self._hint
+        if hint is not None and hint.block is not None:
+            blk = hint.block
+            runs = blk.runs
+            j = runs.index(hint)
+            d = pos - self._hint_pos
+            if d >= 0:
+                while j < len(runs):
+                    r = runs[j]
+                    if not r.deleted:
+                        if d < r.length:
+                            return blk, j, d
+                        d -= r.length
+                    j += 1
+            else:
+                while j > 0:
+                    j -= 1
+                    r = runs[j]
+                    if not r.deleted:
+                        d += r.length
+                        if d >= 0:
+                            return blk, j, d
         blocks = self.blocks
         bi, start = self._cb, self._cs
         if pos < start:
@@ -184,6 +218,7 @@ class RunList:
     # ---- writing -------------------------------------------------------------
 
     def _vis(self, blk: Block, d: int) -> None:
+        self._hint = None
         blk.vis += d
         self.length += d
         if blk.idx < self._cb:
@@ -321,6 +356,7 @@ class RunList:
         self.blocks = [Block(runs[i : i + size], i // size) for i in range(0, len(runs), size)]
         self.length = sum(b.vis for b in self.blocks)
         self._cb = self._cs = 0
+        self._hint = None
         self.index = {}
         by_agent: dict[str, list[Run]] = {}
         for r in runs:
