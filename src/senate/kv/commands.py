@@ -2,19 +2,21 @@
 
 Rules this file keeps:
 - A command is a `Request`: (client id, sequence number, one operation). The pair
-  (client_id, seq) is what lets the store apply a retried command once (sessions.py).
+  (client_id, seq) is what lets the store apply a retried command once (sessions.py);
+  transactions and lease commands travel in the same envelope, so they dedupe too.
 - `decode_request` treats its input as untrusted bytes from the network or the log:
   every field is type- and range-checked, and any problem is a MalformedInput with
   a message naming the field. It never raises anything else.
 - `encode_request` checks the same rules, so what the leader proposes always
   decodes again on every replica.
 - Keys follow CONTRACT.md: 1..1024 bytes of UTF-8 without NUL. Values are bounded
-  (1 MiB by default, configurable per call).
+  (1 MiB by default, configurable per call). The field checks live in ops.py.
 
-Wire layout (msgpack): `[client_id, seq, op]` where `op` is
-`[0, key, value, prev_revision, prev_value]` for Put and
-`[1, key, prev_revision, prev_value]` for Delete. The leading op code leaves room
-for more operations (transactions, leases) without breaking old entries.
+Wire layout (msgpack): `[client_id, seq, op]` where `op` starts with an op code:
+`[0, key, value, prev_revision, prev_value(, lease)]` for Put,
+`[1, key, prev_revision, prev_value]` for Delete, `[2, ...]` for Txn (txn.py),
+`[3, lease_id, ttl_ms]` for LeaseGrant and `[4, lease_id]` for LeaseRevoke
+(leases.py). Entries written before txns and leases existed decode unchanged.
 """
 
 from __future__ import annotations
@@ -25,83 +27,51 @@ from typing import Any
 import msgpack
 
 from senate.errors import MalformedInput
+from senate.kv.leases import (
+    LeaseGrant,
+    LeaseRevoke,
+    check_grant,
+    check_revoke,
+    decode_grant,
+    decode_revoke,
+    grant_fields,
+    revoke_fields,
+)
+from senate.kv.ops import (
+    MAX_CLIENT_ID_BYTES,
+    MAX_INT,
+    MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+    OP_DELETE,
+    OP_LEASE_GRANT,
+    OP_LEASE_REVOKE,
+    OP_PUT,
+    OP_TXN,
+    Delete,
+    Put,
+    check_delete,
+    check_int,
+    check_key,
+    check_prev,
+    check_put,
+    check_value,
+    decode_delete,
+    decode_put,
+    delete_fields,
+    put_fields,
+)
+from senate.kv.txn import Txn, check_txn, decode_txn, txn_fields
 
-MAX_KEY_BYTES = 1024
-MAX_VALUE_BYTES = 1 << 20
-MAX_CLIENT_ID_BYTES = 256
-MAX_INT = (1 << 63) - 1  # seq and revisions stay within a signed 64-bit integer
+Command = Put | Delete | Txn | LeaseGrant | LeaseRevoke
 
-OP_PUT = 0
-OP_DELETE = 1
-
-
-@dataclass(slots=True, frozen=True)
-class Put:
-    """Set `key` to `value` if the compares hold.
-
-    prev_revision: the key's mod_revision must equal it; 0 means "must not exist".
-    prev_value: the key must exist with exactly this value.
-    """
-
-    key: str
-    value: bytes
-    prev_revision: int | None = None
-    prev_value: bytes | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class Delete:
-    """Remove `key` if the compares hold (same compare rules as Put)."""
-
-    key: str
-    prev_revision: int | None = None
-    prev_value: bytes | None = None
+_check_prev = check_prev  # the name this module had before ops.py existed
 
 
 @dataclass(slots=True, frozen=True)
 class Request:
     client_id: str
     seq: int
-    op: Put | Delete
-
-
-def check_key(key: object) -> str:
-    """Return `key` if it is a valid key, else raise MalformedInput."""
-    if not isinstance(key, str):
-        raise MalformedInput(f"key must be a string, got {type(key).__name__}")
-    try:
-        size = len(key.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise MalformedInput("key is not valid UTF-8") from exc
-    if not 1 <= size <= MAX_KEY_BYTES:
-        raise MalformedInput(f"key must be 1..{MAX_KEY_BYTES} bytes of UTF-8, got {size}")
-    if "\x00" in key:
-        raise MalformedInput("key must not contain NUL")
-    return key
-
-
-def check_value(value: object, field: str, max_value_bytes: int) -> bytes:
-    if not isinstance(value, bytes):
-        raise MalformedInput(f"{field} must be bytes, got {type(value).__name__}")
-    if len(value) > max_value_bytes:
-        raise MalformedInput(f"{field} is {len(value)} bytes, over the {max_value_bytes} limit")
-    return value
-
-
-def check_int(value: object, field: str, low: int) -> int:
-    # type() rather than isinstance(): msgpack's true/false decode to bool, an int subclass.
-    if type(value) is not int:
-        raise MalformedInput(f"{field} must be an integer, got {type(value).__name__}")
-    if not low <= value <= MAX_INT:
-        raise MalformedInput(f"{field} must be in {low}..{MAX_INT}, got {value}")
-    return value
-
-
-def _check_prev(prev_revision: object, prev_value: object, max_value_bytes: int) -> None:
-    if prev_revision is not None:
-        check_int(prev_revision, "prev_revision", 0)
-    if prev_value is not None:
-        check_value(prev_value, "prev_value", max_value_bytes)
+    op: Command
 
 
 def check_request(req: Request, max_value_bytes: int = MAX_VALUE_BYTES) -> Request:
@@ -117,26 +87,36 @@ def check_request(req: Request, max_value_bytes: int = MAX_VALUE_BYTES) -> Reque
     check_int(req.seq, "seq", 1)
     op = req.op
     if isinstance(op, Put):
-        check_key(op.key)
-        check_value(op.value, "value", max_value_bytes)
+        check_put(op, max_value_bytes)
     elif isinstance(op, Delete):
-        check_key(op.key)
+        check_delete(op, max_value_bytes)
+    elif isinstance(op, Txn):
+        check_txn(op, max_value_bytes)
+    elif isinstance(op, LeaseGrant):
+        check_grant(op)
+    elif isinstance(op, LeaseRevoke):
+        check_revoke(op)
     else:
         raise MalformedInput(f"unknown operation {type(op).__name__}")
-    _check_prev(op.prev_revision, op.prev_value, max_value_bytes)
     return req
+
+
+def _fields(op: Command) -> list[Any]:
+    if isinstance(op, Put):
+        return put_fields(op)
+    if isinstance(op, Delete):
+        return delete_fields(op)
+    if isinstance(op, Txn):
+        return txn_fields(op)
+    if isinstance(op, LeaseGrant):
+        return grant_fields(op)
+    return revoke_fields(op)
 
 
 def encode_request(req: Request, max_value_bytes: int = MAX_VALUE_BYTES) -> bytes:
     """Encode a request for the log. Raises MalformedInput if it breaks a rule."""
     check_request(req, max_value_bytes)
-    op = req.op
-    fields: list[Any]
-    if isinstance(op, Put):
-        fields = [OP_PUT, op.key, op.value, op.prev_revision, op.prev_value]
-    else:
-        fields = [OP_DELETE, op.key, op.prev_revision, op.prev_value]
-    packed: bytes = msgpack.packb([req.client_id, req.seq, fields], use_bin_type=True)
+    packed: bytes = msgpack.packb([req.client_id, req.seq, _fields(req.op)], use_bin_type=True)
     return packed
 
 
@@ -155,18 +135,43 @@ def decode_request(data: bytes, max_value_bytes: int = MAX_VALUE_BYTES) -> Reque
     if not isinstance(fields, list) or not fields:
         raise MalformedInput("op must be a non-empty array")
     code = fields[0]
-    op: Put | Delete
-    if type(code) is int and code == OP_PUT and len(fields) == 5:
-        _, key, value, prev_revision, prev_value = fields
-        check_key(key)
-        check_value(value, "value", max_value_bytes)
-        _check_prev(prev_revision, prev_value, max_value_bytes)
-        op = Put(key, value, prev_revision, prev_value)
-    elif type(code) is int and code == OP_DELETE and len(fields) == 4:
-        _, key, prev_revision, prev_value = fields
-        check_key(key)
-        _check_prev(prev_revision, prev_value, max_value_bytes)
-        op = Delete(key, prev_revision, prev_value)
+    n = len(fields)
+    op: Command
+    if type(code) is not int:
+        raise MalformedInput(f"unknown op code {code!r} with {n} fields")
+    if code == OP_PUT and n in (5, 6):
+        op = decode_put(fields, max_value_bytes)
+    elif code == OP_DELETE and n == 4:
+        op = decode_delete(fields, max_value_bytes)
+    elif code == OP_TXN and n == 4:
+        op = decode_txn(fields, max_value_bytes)
+    elif code == OP_LEASE_GRANT and n == 3:
+        op = decode_grant(fields)
+    elif code == OP_LEASE_REVOKE and n == 2:
+        op = decode_revoke(fields)
     else:
-        raise MalformedInput(f"unknown op code {code!r} with {len(fields)} fields")
+        raise MalformedInput(f"unknown op code {code!r} with {n} fields")
     return check_request(Request(client_id, seq, op), max_value_bytes)
+
+
+__all__ = [
+    "MAX_CLIENT_ID_BYTES",
+    "MAX_INT",
+    "MAX_KEY_BYTES",
+    "MAX_VALUE_BYTES",
+    "OP_DELETE",
+    "OP_PUT",
+    "Command",
+    "Delete",
+    "LeaseGrant",
+    "LeaseRevoke",
+    "Put",
+    "Request",
+    "Txn",
+    "check_int",
+    "check_key",
+    "check_request",
+    "check_value",
+    "decode_request",
+    "encode_request",
+]

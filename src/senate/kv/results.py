@@ -16,6 +16,7 @@ class KeyValue:
     create_revision: int
     mod_revision: int
     version: int
+    lease: int = 0  # the lease the key is attached to; 0 = none (as in etcd)
 
 
 @dataclass(slots=True, frozen=True)

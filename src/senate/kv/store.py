@@ -7,15 +7,20 @@ Rules this file keeps:
 - Never crashes on log contents: a malformed command yields Result(error=...) and
   changes nothing except `applied_index`. Only a driver bug (an index that does
   not increase) raises.
-- Revisions work like etcd's: one global counter, bumped by each mutation that
-  takes effect; each key carries create_revision, mod_revision and version (the
-  number of puts since it was created). A failed compare or a delete of a missing
-  key changes nothing and reports the current revision.
-- Retries apply once: see sessions.py.
+- Revisions work like etcd's: one global counter, bumped once by each command that
+  changes something (a txn's writes and a lease revoke's deletions share one
+  revision); each key carries create_revision, mod_revision, version (the number of
+  puts since it was created) and its lease. A failed compare, a delete of a missing
+  key, a lease grant or a rejected command changes no revision.
+- Retries apply once: see sessions.py. Txns and lease commands are sessions' too.
+- Every change becomes an Event; a command's events go to the WatchHub after the
+  command is fully applied, so a watcher's callback sees the store at that revision.
 
-Theory of operation: `apply` decodes the command, consults the session table,
-runs the operation against `_data` (a dict) and `_keys` (the same keys, sorted, so
-`range` is a bisection plus a scan), then records the result in the session.
+Theory of operation: `apply` decodes the command, consults the session table, runs
+the operation against `_data` (a dict) and `_keys` (the same keys, sorted, so
+`range` is a bisection plus a scan) through two primitives, `_write` and `_remove`,
+which also keep the lease table's key sets and collect the events; then it records
+the result in the session and publishes the events.
 """
 
 from __future__ import annotations
@@ -23,14 +28,36 @@ from __future__ import annotations
 import bisect
 
 from senate.errors import MalformedInput
-from senate.kv.commands import MAX_VALUE_BYTES, Delete, Put, Request, decode_request
+from senate.kv.commands import Request, decode_request
+from senate.kv.leases import (
+    DEFAULT_MAX_LEASES,
+    LEASE_NOT_FOUND,
+    Lease,
+    LeaseAction,
+    LeaseGrant,
+    LeaseResult,
+    LeaseRevoke,
+    LeaseTable,
+)
+from senate.kv.ops import MAX_VALUE_BYTES, Delete, Put
 from senate.kv.results import KeyValue, Result
 from senate.kv.sessions import DEFAULT_MAX_SESSIONS, SessionTable
 from senate.kv.snapshot import decode_state, encode_state
+from senate.kv.txn import (
+    DeleteResult,
+    Get,
+    GetResult,
+    OpResult,
+    PutResult,
+    Txn,
+    TxnResult,
+    compare_holds,
+)
+from senate.kv.watch import Event, EventKind, WatchHub
 
 STALE = "stale request"
 
-__all__ = ["STALE", "KVStore", "KeyValue", "Result"]
+__all__ = ["LEASE_NOT_FOUND", "STALE", "KVStore", "KeyValue", "Result"]
 
 
 class KVStore:
@@ -39,6 +66,8 @@ class KVStore:
         *,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         max_value_bytes: int = MAX_VALUE_BYTES,
+        max_leases: int = DEFAULT_MAX_LEASES,
+        watch_hub: WatchHub | None = None,
     ) -> None:
         self._data: dict[str, KeyValue] = {}
         self._keys: list[str] = []  # sorted; code-point order equals UTF-8 byte order
@@ -46,6 +75,9 @@ class KVStore:
         self._applied_index = 0
         self._max_value_bytes = max_value_bytes
         self.sessions = SessionTable(max_sessions)
+        self.leases = LeaseTable(max_leases)
+        self.watch_hub = watch_hub if watch_hub is not None else WatchHub()
+        self._events: list[Event] = []  # the current command's, published after it
 
     @property
     def revision(self) -> int:
@@ -74,6 +106,10 @@ class KVStore:
             i += 1
         return out
 
+    def lease(self, lease_id: int) -> Lease | None:
+        """The lease's ttl and attached keys, or None if it does not exist."""
+        return self.leases.get(lease_id)
+
     # -- the log --
 
     def skip(self, index: int) -> None:
@@ -81,7 +117,11 @@ class KVStore:
         self._advance(index)
 
     def apply(self, index: int, data: bytes) -> Result:
-        """Apply the command at log `index`. Indexes must strictly increase."""
+        """Apply the command at log `index`. Indexes must strictly increase.
+
+        The result is a TxnResult for a Txn and a LeaseResult for a lease command
+        (both subclasses of Result), a plain Result otherwise.
+        """
         self._advance(index)
         try:
             req = decode_request(data, self._max_value_bytes)
@@ -95,6 +135,9 @@ class KVStore:
             return Result(self._revision, False, error=STALE)
         result = self._execute(req)
         self.sessions.record(req.client_id, req.seq, index, result)
+        if self._events:
+            events, self._events = self._events, []
+            self.watch_hub.publish(self._revision, events)
         return result
 
     def _advance(self, index: int) -> None:
@@ -105,33 +148,138 @@ class KVStore:
 
     def _execute(self, req: Request) -> Result:
         op = req.op
+        if isinstance(op, Put | Delete):
+            return self._single(op)
+        if isinstance(op, Txn):
+            return self._txn(op)
+        if isinstance(op, LeaseGrant):
+            return self._grant(op)
+        return self._revoke(op)
+
+    # -- the two primitives every change goes through --
+
+    def _write(self, key: str, value: bytes, lease: int, revision: int) -> KeyValue | None:
+        """Put `key` at `revision` (the caller checked that `lease` exists); return prev."""
+        current = self._data.get(key)
+        if current is None:
+            bisect.insort(self._keys, key)
+            kv = KeyValue(key, value, revision, revision, 1, lease)
+        else:
+            kv = KeyValue(key, value, current.create_revision, revision, current.version + 1, lease)
+            if current.lease and current.lease != lease:
+                self.leases.detach(current.lease, key)
+        if lease:
+            self.leases.attach(lease, key)
+        self._data[key] = kv
+        self._events.append(Event(EventKind.PUT, key, revision, kv, current))
+        return current
+
+    def _remove(self, key: str, revision: int) -> KeyValue | None:
+        """Delete `key` at `revision` if it exists; return what was there."""
+        current = self._data.pop(key, None)
+        if current is None:
+            return None
+        del self._keys[bisect.bisect_left(self._keys, key)]
+        if current.lease:
+            self.leases.detach(current.lease, key)
+        self._events.append(Event(EventKind.DELETE, key, revision, None, current))
+        return current
+
+    # -- commands --
+
+    def _single(self, op: Put | Delete) -> Result:
+        if isinstance(op, Put) and op.lease and op.lease not in self.leases:
+            return Result(self._revision, False, error=LEASE_NOT_FOUND)
         current = self._data.get(op.key)
         if not _compare_holds(current, op.prev_revision, op.prev_value):
             return Result(self._revision, False, prev=current)
+        revision = self._revision + 1
         if isinstance(op, Put):
-            self._revision += 1
-            if current is None:
-                bisect.insort(self._keys, op.key)
-                kv = KeyValue(op.key, op.value, self._revision, self._revision, 1)
-            else:
-                kv = KeyValue(
-                    op.key, op.value, current.create_revision, self._revision, current.version + 1
-                )
-            self._data[op.key] = kv
-            return Result(self._revision, True, prev=current)
-        assert isinstance(op, Delete)
+            self._write(op.key, op.value, op.lease, revision)
+            self._revision = revision
+            return Result(revision, True, prev=current)
         if current is None:
             return Result(self._revision, True, deleted=False)
-        self._revision += 1
-        del self._data[op.key]
-        del self._keys[bisect.bisect_left(self._keys, op.key)]
-        return Result(self._revision, True, prev=current, deleted=True)
+        self._remove(op.key, revision)
+        self._revision = revision
+        return Result(revision, True, prev=current, deleted=True)
+
+    def _txn(self, txn: Txn) -> TxnResult:
+        ok = all(compare_holds(self._data.get(c.key), c) for c in txn.compares)
+        branch = txn.success if ok else txn.failure
+        for op in branch:
+            if isinstance(op, Put) and op.lease and op.lease not in self.leases:
+                return TxnResult(self._revision, False, error=LEASE_NOT_FOUND)
+        revision = self._revision + 1
+        changed = False
+        results: list[OpResult] = []
+        for op in branch:
+            if isinstance(op, Get):
+                results.append(GetResult(self._data.get(op.key)))
+            elif isinstance(op, Put):
+                prev_kv = self._write(op.key, op.value, op.lease, revision)
+                results.append(PutResult(revision, prev_kv))
+                changed = True
+            else:
+                prev = self._remove(op.key, revision)
+                results.append(DeleteResult(prev is not None, prev))
+                changed = changed or prev is not None
+        if changed:
+            self._revision = revision
+        return TxnResult(self._revision, ok, results=tuple(results))
+
+    def _grant(self, op: LeaseGrant) -> LeaseResult:
+        error = self.leases.grant_error(op.lease_id)
+        if error is None:
+            self.leases.grant(op.lease_id, op.ttl_ms)
+        return LeaseResult(
+            self._revision,
+            error is None,
+            error=error,
+            action=LeaseAction.GRANT,
+            lease_id=op.lease_id,
+            ttl_ms=op.ttl_ms,
+        )
+
+    def _revoke(self, op: LeaseRevoke) -> LeaseResult:
+        lease = self.leases.get(op.lease_id)
+        if lease is None:
+            return LeaseResult(
+                self._revision,
+                False,
+                error=LEASE_NOT_FOUND,
+                action=LeaseAction.REVOKE,
+                lease_id=op.lease_id,
+            )
+        keys = self.leases.remove(op.lease_id)
+        if keys:
+            revision = self._revision + 1
+            for key in keys:
+                self._remove(key, revision)
+            self._revision = revision
+        return LeaseResult(
+            self._revision,
+            True,
+            action=LeaseAction.REVOKE,
+            lease_id=op.lease_id,
+            ttl_ms=lease.ttl_ms,
+            keys=tuple(keys),
+        )
 
     # -- snapshots --
 
     def snapshot(self) -> bytes:
-        """The whole state as deterministic bytes: equal states give equal bytes."""
-        return encode_state(self._applied_index, self._revision, self.items(), list(self.sessions))
+        """The whole state as deterministic bytes: equal states give equal bytes.
+
+        The watch history is not included (see watch.py).
+        """
+        return encode_state(
+            self._applied_index,
+            self._revision,
+            self.items(),
+            list(self.sessions),
+            self.leases.ttls(),
+        )
 
     @classmethod
     def restore(
@@ -140,15 +288,38 @@ class KVStore:
         *,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         max_value_bytes: int = MAX_VALUE_BYTES,
+        max_leases: int = DEFAULT_MAX_LEASES,
+        watch_hub: WatchHub | None = None,
     ) -> KVStore:
-        """Rebuild a store from `snapshot()` bytes. Raises MalformedInput on bad data."""
+        """Rebuild a store from `snapshot()` bytes. Raises MalformedInput on bad data.
+
+        Pass the old store's `watch_hub` to keep its watchers: the hub is reset to
+        the snapshot's revision (watchers that had not reached it are closed with
+        Compacted). Without one the new store gets a fresh hub. Either way the
+        oldest revision a watch can start from is the snapshot's revision + 1.
+        """
         state = decode_state(data)
-        store = cls(max_sessions=max_sessions, max_value_bytes=max_value_bytes)
+        hub = watch_hub if watch_hub is not None else WatchHub()
+        store = cls(
+            max_sessions=max_sessions,
+            max_value_bytes=max_value_bytes,
+            max_leases=max_leases,
+            watch_hub=hub,
+        )
         store._applied_index = state.applied_index
         store._revision = state.revision
         store._data = {kv.key: kv for kv in state.items}
         store._keys = [kv.key for kv in state.items]  # decode_state checked the order
         store.sessions.load(state.sessions)
+        # decode_state checked that every key's lease exists; a smaller max_leases
+        # than the writer's still loads them all (dropping one would fork the replica).
+        store.leases.max_leases = max(max_leases, len(state.leases))
+        for lease_id, ttl_ms in state.leases:
+            store.leases.grant(lease_id, ttl_ms)
+        for kv in state.items:
+            if kv.lease:
+                store.leases.attach(kv.lease, kv.key)
+        hub.reset(state.revision)
         return store
 
     def items(self) -> list[KeyValue]:
