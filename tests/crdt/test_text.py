@@ -38,6 +38,12 @@ def test_positions_count_code_points() -> None:
     assert str(Text.decode(a.encode())) == "aéb"
 
 
+def test_lone_surrogates_survive_encoding() -> None:
+    a = Text("a")
+    a.insert(0, "x\ud800y")
+    assert str(Text.decode(a.encode())) == "x\ud800y"
+
+
 @pytest.mark.parametrize(
     ("call", "args"),
     [("insert", (-1, "x")), ("insert", (4, "x")), ("delete", (2, 2)), ("delete", (-1, 1)),
@@ -54,6 +60,8 @@ def test_out_of_range_edits_raise(call: str, args: tuple[int, object]) -> None:
 def test_bad_replica_ids_and_merge_arguments_raise() -> None:
     with pytest.raises(CRDTError):
         Text("")
+    with pytest.raises(CRDTError):
+        Text("r" * 257)
     a = Text("a")
     with pytest.raises(CRDTError):
         a.fork("a")

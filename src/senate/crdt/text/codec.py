@@ -7,7 +7,8 @@ Rules kept in this file:
   previous seq of the same replica in the same section, origins as flags when they
   are the obvious neighbour (see below) and explicitly otherwise;
 - replica ids are written once, in a table sorted by id, and referred to by index;
-- visible text is written once, UTF-8, as one blob per section after the runs;
+- visible text is written once, UTF-8, as one blob per section after the runs
+  (with "surrogatepass": a Python str may hold lone surrogates, and they survive);
   deleted runs carry only their length;
 - a document is canonical: equal states encode to equal bytes (runs are coalesced
   to maximal runs, delete targets sorted and merged, tables sorted);
@@ -34,7 +35,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from senate.crdt.text.doc import Text
+from senate.crdt.text.doc import MAX_REPLICA_ID, Text
 from senate.crdt.text.records import CharId, DeleteRun, InsertRun, TextDelta
 from senate.crdt.text.runs import Run
 from senate.errors import DecodeError
@@ -148,7 +149,7 @@ class _Writer:
                 self._cid(r.right, r.seq)
             if not r.deleted:
                 texts.append(r.text)
-        raw = "".join(texts).encode("utf-8")
+        raw = "".join(texts).encode("utf-8", "surrogatepass")
         _uv(out, len(raw))
         out += raw
         _uv(out, len(deletes))
@@ -251,8 +252,8 @@ class _Reader:
                 name = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DecodeError(f"replica id is not UTF-8: {e}") from None
-            if not name:
-                raise DecodeError("empty replica id")
+            if not 0 < len(name) <= MAX_REPLICA_ID:
+                raise DecodeError(f"replica id of {len(name)} characters (1..{MAX_REPLICA_ID})")
             self.names.append(name)
         if len(set(self.names)) != len(self.names):
             raise DecodeError("duplicate replica id in the id table")
@@ -351,7 +352,7 @@ class _Reader:
                 right = (self.agent(), self.seq(s))
             heads.append((a, s, m, flags, left, right))
         try:
-            blob = self.take(self.count("text bytes")).decode("utf-8")
+            blob = self.take(self.count("text bytes")).decode("utf-8", "surrogatepass")
         except UnicodeDecodeError as e:
             raise DecodeError(f"text is not UTF-8: {e}") from None
         inserts: list[InsertRun] = []
@@ -407,6 +408,8 @@ def decode_doc(data: bytes) -> Text:
         raise DecodeError(f"replica id is not UTF-8: {e}") from None
     if not replica:
         raise DecodeError("a document without its replica id (canonical bytes) cannot decode")
+    if len(replica) > MAX_REPLICA_ID:
+        raise DecodeError(f"replica id of {len(replica)} characters (at most {MAX_REPLICA_ID})")
     vv = r.version()
     floor = r.version()
     inserts, deletes = r.ops()

@@ -41,17 +41,27 @@ VersionLike = VersionVector | Mapping[str, int]
 Op = InsertRun | DeleteRun
 
 
+MAX_REPLICA_ID = 256  # the limit senate.clocks puts on replica ids in version vectors
+
+
 def _plain(version: VersionLike) -> dict[str, int]:
     return {str(k): int(v) for k, v in version.items()}
+
+
+def check_replica(replica: object) -> str:
+    if not isinstance(replica, str) or not 0 < len(replica) <= MAX_REPLICA_ID:
+        raise CRDTError(
+            f"a Text replica id must be a string of 1..{MAX_REPLICA_ID} characters, "
+            f"got {replica!r:.80}"
+        )
+    return replica
 
 
 class Text:
     """A text replica. See the package docstring for the API."""
 
     def __init__(self, replica: str) -> None:
-        if not isinstance(replica, str) or not replica:
-            raise CRDTError(f"a Text replica id must be a non-empty string, got {replica!r:.80}")
-        self.replica = replica
+        self.replica = check_replica(replica)
         self._rl = RunList()
         self._vv: dict[str, int] = {}
         self._floor: dict[str, int] = {}  # compacted below this: see compact()
@@ -181,14 +191,12 @@ class Text:
 
     def fork(self, replica: str) -> Text:
         """An independent replica with id `replica` and this replica's state."""
-        if replica == self.replica:
+        if check_replica(replica) == self.replica:
             raise CRDTError("fork needs a replica id different from the original's")
         from senate.crdt.text.codec import decode_doc, encode_doc
 
         twin = decode_doc(encode_doc(self))
         twin.replica = replica
-        if not isinstance(replica, str) or not replica:
-            raise CRDTError(f"a Text replica id must be a non-empty string, got {replica!r:.80}")
         return twin
 
     # ---- merging -------------------------------------------------------------
