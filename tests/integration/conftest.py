@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from senate_harness import Cluster  # noqa: E402
+from senate_harness import Cluster
 
 # Short write timeout so "outcome unknown" and "no quorum" answers come quickly;
 # a small snapshot interval so every test also crosses snapshots and compaction.
