@@ -40,6 +40,9 @@ class Disk:
     def durable(self) -> DurableState:
         return DurableState(self.hard_state, self.snapshot, tuple(self.entries))
 
+    def copy(self) -> Disk:
+        return Disk(self.hard_state, self.snapshot, list(self.entries))
+
 
 class Cluster:
     def __init__(
@@ -55,7 +58,13 @@ class Cluster:
         self.membership = Membership(frozenset(ids), frozenset(learners))
         self.rng = random.Random(seed)
         self.maker: EngineMaker = maker or (lambda nid, m, d, r: Raft(nid, m, d, r, self.config))
+        # disks: what each node wrote (the page cache); synced: what survived an fsync.
+        # A crash keeps only `synced`. crash_at_sync: chance a node dies just before
+        # an fsync, after its send_now went out (the window engine.py warns about).
         self.disks: dict[str, Disk] = {}
+        self.synced: dict[str, Disk] = {}
+        self.crash_at_sync = 0.0
+        self.fault_rng = random.Random(seed + 7)
         self.engines: dict[str, Raft] = {}
         self.sm: dict[str, list[bytes]] = {}  # the "state machine": applied commands
         self.applied: dict[str, list[Entry]] = {}  # every entry handed to apply
@@ -72,14 +81,19 @@ class Cluster:
 
     def add_node(self, nid: str, membership: Membership | None = None) -> None:
         self.disks[nid] = Disk()
+        self.synced[nid] = Disk()
         self.sm[nid] = []
         self.applied[nid] = []
         self.reads[nid] = []
         self.readies[nid] = []
         self.start(nid, membership)
 
+    def set_disk(self, nid: str, disk: Disk) -> None:
+        self.disks[nid] = disk
+        self.synced[nid] = disk.copy()
+
     def start(self, nid: str, membership: Membership | None = None) -> None:
-        disk = self.disks[nid]
+        disk = self.disks[nid] = self.synced[nid].copy()
         rng = random.Random(self.rng.random())
         self.engines[nid] = self.maker(nid, membership or self.membership, disk.durable(), rng)
         self.sm[nid] = list(msgpack.unpackb(disk.snapshot.data)) if disk.snapshot else []
@@ -126,6 +140,11 @@ class Cluster:
             disk.entries = [e for e in disk.entries if e.index < first] + list(rd.entries)
         if rd.hard_state is not None:
             disk.hard_state = rd.hard_state
+        if rd.must_sync:
+            if self.crash_at_sync and self.fault_rng.random() < self.crash_at_sync:
+                self.crash(nid)
+                return True
+            self.synced[nid] = disk.copy()
         self.queue.extend(rd.messages)  # type: ignore[arg-type]
         if rd.snapshot is not None:
             self.sm[nid] = list(msgpack.unpackb(rd.snapshot.data))
@@ -199,9 +218,9 @@ class Cluster:
         index = eng.log.applied
         data = msgpack.packb(self.sm[nid])
         eng.compact(index, data)
-        disk = self.disks[nid]
-        disk.snapshot = eng.snapshot
-        disk.entries = [e for e in disk.entries if e.index > index]
+        for disk in (self.disks[nid], self.synced[nid]):
+            disk.snapshot = eng.snapshot
+            disk.entries = [e for e in disk.entries if e.index > index]
         return index
 
     def commands(self, nid: str) -> list[bytes]:

@@ -85,7 +85,7 @@ def conflicts_truncated(cls: type[Raft]) -> bool:
     logs = {"a": [1, 3], "b": [1, 2, 2], "c": [1, 3]}
     for nid, terms in logs.items():
         entries = [Entry(i + 1, t, EntryKind.NORMAL) for i, t in enumerate(terms)]
-        c.disks[nid] = Disk(HardState(term=3, commit=1), None, entries)
+        c.set_disk(nid, Disk(HardState(term=3, commit=1), None, entries))
         c.start(nid)
     c.campaign("a")
     c.tick(2)

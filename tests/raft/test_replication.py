@@ -37,7 +37,7 @@ def test_divergent_suffix_is_repaired_in_a_few_round_trips() -> None:
     bad = [1] * 3 + [2] * 50 + [3] * 50
     c = Cluster(["a", "b", "c"])
     for nid, terms in (("a", good), ("b", bad), ("c", good)):
-        c.disks[nid] = Disk(HardState(term=4, commit=3), None, _entries(terms))
+        c.set_disk(nid, Disk(HardState(term=4, commit=3), None, _entries(terms)))
         c.start(nid)
     c.campaign("a")
     assert c.engines["a"].role == Role.LEADER
@@ -58,7 +58,7 @@ def _figure8(cls: type | None) -> Cluster:
     c = Cluster(["s1", "s2", "s3", "s4", "s5"], maker=maker)
     logs = {"s1": [1, 2], "s2": [1, 2], "s3": [1], "s4": [1], "s5": [1, 3]}
     for nid, terms in logs.items():
-        c.disks[nid] = Disk(HardState(term=3, commit=1), None, _entries(terms))
+        c.set_disk(nid, Disk(HardState(term=3, commit=1), None, _entries(terms)))
         c.start(nid)
     c.partition({"s1", "s2", "s3"}, {"s4", "s5"})
 
@@ -150,6 +150,7 @@ def test_restart_redelivers_committed_entries_and_keeps_term_and_vote() -> None:
     c.propose(leader, b"1", b"2", b"3")
     term = c.engines[leader].term
     for nid in list(c.engines):
+        c.synced[nid] = c.disks[nid].copy()  # a clean shutdown flushes the commit index
         c.crash(nid)
     for nid in list(c.engines):
         vote = c.engines[nid].vote
@@ -187,7 +188,7 @@ def test_compaction_and_install_snapshot_catch_up_a_far_behind_follower() -> Non
     c.crash("c")
     c.start("c")
     assert c.engines["c"].log.applied == a.log.offset
-    c.stabilize()
+    c.tick(2)  # its commit index was not fsynced: the next heartbeat tells it again
     assert c.commands("c") == c.commands("a")
 
 
