@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from senate.consensus.types import (
     DurableState,
@@ -129,9 +130,11 @@ class RaftCore:
     def send(self, msg: RaftMessage) -> None:
         (self._now if msg.type in _REPLICATION else self._after).append(msg)
 
-    def _msg(self, mtype: MessageType, dst: str, **fields: object) -> RaftMessage:
-        term = fields.pop("term", self.term)
-        return RaftMessage(mtype, self.node_id, dst, term, **fields)  # type: ignore[arg-type]
+    def _msg(
+        self, mtype: MessageType, dst: str, term: int | None = None, **fields: Any
+    ) -> RaftMessage:
+        """A message from this node; in our term unless `term` says otherwise."""
+        return RaftMessage(mtype, self.node_id, dst, self.term if term is None else term, **fields)
 
     # ---- role changes ----------------------------------------------------
 

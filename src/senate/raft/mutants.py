@@ -47,10 +47,12 @@ class NoUpToDateCheck(Raft):
 
 
 class ReadIndexNoConfirm(Raft):
-    """Answers ReadIndex at once, without a heartbeat round confirming leadership."""
+    """Answers ReadIndex at once with its commit index: no heartbeat round confirms leadership."""
 
-    def read_confirmed_now(self) -> bool:
-        return True
+    def leader_read(self, origin: str, ctx: bytes) -> None:
+        # Also skips waiting for a commit in its own term, as a leader that never
+        # confirms anything would: right after an election its commit index lags.
+        self.release_read(origin, self.log.committed, ctx)
 
 
 class ApplyBeforeCommit(Raft):
