@@ -47,7 +47,7 @@ def test_lone_surrogates_survive_encoding() -> None:
 @pytest.mark.parametrize(
     ("call", "args"),
     [("insert", (-1, "x")), ("insert", (4, "x")), ("delete", (2, 2)), ("delete", (-1, 1)),
-     ("delete", (0, -1))],
+     ("delete", (0, -1)), ("insert", (1.5, "x")), ("delete", (0, True)), ("insert", (0, b"x"))],
 )
 def test_out_of_range_edits_raise(call: str, args: tuple[int, object]) -> None:
     a = Text("a")

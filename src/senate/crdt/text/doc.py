@@ -98,8 +98,8 @@ class Text:
     def insert(self, pos: int, text: str) -> TextDelta:
         """Insert `text` so that its first character ends up at visible index `pos`."""
         rl = self._rl
-        if not isinstance(text, str):
-            raise CRDTError(f"insert takes a str, got {type(text).__name__}")
+        if not isinstance(text, str) or not _is_int(pos):
+            raise CRDTError(f"insert takes an int and a str, got {pos!r:.40}, {text!r:.40}")
         if not 0 <= pos <= rl.length:
             raise CRDTError(f"insert position {pos} is outside 0..{rl.length}")
         n = len(text)
@@ -150,7 +150,7 @@ class Text:
     def delete(self, pos: int, n: int = 1) -> TextDelta:
         """Delete the `n` visible characters starting at visible index `pos`."""
         rl = self._rl
-        if n < 0 or not 0 <= pos <= rl.length - n:
+        if not _is_int(pos) or not _is_int(n) or n < 0 or not 0 <= pos <= rl.length - n:
             raise CRDTError(f"cannot delete {n} characters at {pos} of {rl.length}")
         if n == 0:
             return TextDelta()
@@ -412,7 +412,7 @@ class Text:
                             r = rl.split(r, cur - r.seq)
                         if r.seq + r.length > end:
                             rl.split(r, end - r.seq)
-                        if id(r) not in doomed:
+                        if r.deleted and id(r) not in doomed:  # never drop visible text
                             doomed.add(id(r))
                             removed += r.length
                         cur = r.seq + r.length
@@ -469,6 +469,10 @@ class Text:
     def _waiting_ops(self) -> list[Op]:
         ops = [op for heap in self._waiting.values() for _, _, op in heap]
         return sorted(ops, key=lambda op: (isinstance(op, DeleteRun), op.agent, op.seq))
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _as_op(r: Run) -> InsertRun:
