@@ -85,8 +85,13 @@ def test_put_with_unknown_lease_is_rejected_and_changes_nothing() -> None:
     assert isinstance(t, TxnResult) and t.error == LEASE_NOT_FOUND and t.results == ()
     assert s.get("b") is None and s.revision == 1
     # ...but only the branch that runs is checked.
-    ok = c.do(Txn((Compare("a", CompareTarget.VALUE, CompareOp.EQ, b"old"),), (Put("b", b"1"),),
-                  (Put("c", b"1", lease=99),)))  # fmt: skip
+    ok = c.do(
+        Txn(
+            (Compare("a", CompareTarget.VALUE, CompareOp.EQ, b"old"),),
+            (Put("b", b"1"),),
+            (Put("c", b"1", lease=99),),
+        )
+    )
     assert ok.succeeded and s.get("b") is not None
 
 
@@ -193,9 +198,20 @@ def test_lease_command_codec() -> None:
 
 @pytest.mark.parametrize(
     "op",
-    [[3, 1], [3, 1, 1, 1], [3, 0, 5], [3, 1, 0], [3, 1, True], [3, 1.0, 5], [4], [4, 0],
-     [4, "1"], [0, "k", b"v", None, None, 0], [0, "k", b"v", None, None, False]],
-)  # fmt: skip
+    [
+        [3, 1],
+        [3, 1, 1, 1],
+        [3, 0, 5],
+        [3, 1, 0],
+        [3, 1, True],
+        [3, 1.0, 5],
+        [4],
+        [4, 0],
+        [4, "1"],
+        [0, "k", b"v", None, None, 0],
+        [0, "k", b"v", None, None, False],
+    ],
+)
 def test_decode_rejects_bad_lease_commands(op: list[object]) -> None:
     with pytest.raises(MalformedInput):
         decode_request(msgpack.packb(["c", 1, op], use_bin_type=True))

@@ -186,6 +186,7 @@ class WatchHub:
         Retained events from start_revision on are delivered to `on_events` before
         this returns; later ones as they are published. Raises like events_since.
         """
+        _check_filter(key, prefix)
         start = self._revision + 1 if start_revision is None else start_revision
         backlog = self.events_since(start, key, prefix) if start <= self._revision else []
         watcher = Watcher(self, max(start, self._revision + 1), key, prefix, on_events, on_close)
