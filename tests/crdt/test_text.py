@@ -28,6 +28,21 @@ def test_the_documented_api() -> None:
     assert a.version == VersionVector({"a": 8})  # 5 inserted + 3 deleted characters
 
 
+def test_the_shape_shared_with_the_other_crdts() -> None:
+    a = Text("a")
+    d = a.insert(0, "ab")
+    group = d.copy()
+    group.merge(a.insert(2, "c"))
+    group.merge(a.delete(0, 1))
+    assert len(d) == 2 and len(group) == 4
+    b = a.copy()
+    assert b.replica == "a" and b.value == a.value == "bc"
+    assert b.encode_state() == a.canonical()
+    c = Text("c")
+    c.merge(group)
+    assert c.value == "bc"
+
+
 def test_positions_count_code_points() -> None:
     a = Text("a")
     a.insert(0, "a😀b")

@@ -78,6 +78,17 @@ class Text:
     def __len__(self) -> int:
         return self._rl.length
 
+    @property
+    def value(self) -> str:
+        """The text (the same as str(self)), as the other Senate CRDTs name it."""
+        return str(self._rl)
+
+    def copy(self) -> Text:
+        """An independent copy with the same replica id and state."""
+        from senate.crdt.text.codec import decode_doc, encode_doc
+
+        return decode_doc(encode_doc(self))
+
     def __repr__(self) -> str:
         return f"Text(replica={self.replica!r}, length={len(self)}, runs={self.run_count()})"
 
@@ -193,9 +204,7 @@ class Text:
         """An independent replica with id `replica` and this replica's state."""
         if check_replica(replica) == self.replica:
             raise CRDTError("fork needs a replica id different from the original's")
-        from senate.crdt.text.codec import decode_doc, encode_doc
-
-        twin = decode_doc(encode_doc(self))
+        twin = self.copy()
         twin.replica = replica
         return twin
 
@@ -437,6 +446,8 @@ class Text:
         from senate.crdt.text.codec import encode_doc
 
         return encode_doc(self, canonical=True)
+
+    encode_state = canonical  # the name the other Senate CRDTs use
 
     @staticmethod
     def decode(data: bytes) -> Text:

@@ -62,6 +62,14 @@ class TextDelta:
 
         return encode_update(self)
 
+    def merge(self, other: TextDelta) -> None:
+        """Join another delta into this one (a delta-group: the union of the ops)."""
+        self.inserts.extend(other.inserts)
+        self.deletes.extend(other.deletes)
+
+    def copy(self) -> TextDelta:
+        return TextDelta(list(self.inserts), list(self.deletes))
+
     def is_empty(self) -> bool:
         return not self.inserts and not self.deletes
 
