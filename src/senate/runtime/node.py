@@ -39,6 +39,7 @@ peer connections (transport), snapshots, fatal storage errors.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -48,8 +49,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from senate.consensus.types import Membership, Message, Role
-from senate.errors import NotLeader, ProposalDropped, SenateError
-from senate.kv import Delete, KeyValue, KVStore, Put, Request, Result, encode_request
+from senate.errors import MalformedInput, NotLeader, ProposalDropped, SenateError
+from senate.kv import (
+    Delete,
+    KeyValue,
+    KVStore,
+    Put,
+    Request,
+    Result,
+    decode_request,
+    encode_request,
+)
 from senate.raft import RaftConfig, RaftMessage, message_from_wire, raft_factory
 from senate.runtime.config import NodeConfig, format_addr
 from senate.runtime.driver import Driver
@@ -201,6 +211,13 @@ class Node:
 
     def _on_forward(self, msg: Forward) -> None:
         try:
+            decode_request(msg.data, self.config.max_value_bytes)  # untrusted bytes
+        except MalformedInput as exc:
+            logger.warning(
+                "node %s: dropped a malformed forward from %s: %s", self.id, msg.src, exc
+            )
+            return
+        try:
             self.engine.propose(msg.data)
         except (NotLeader, ProposalDropped):
             return  # the follower re-sends to whoever leads next
@@ -273,9 +290,12 @@ class Node:
         key = (req.client_id, req.seq)
         fut = self.driver.wait_write(key)
         handed_over = False  # once true, a timeout means "outcome unknown"
+        last: tuple[int, str | None] | None = None  # (term, leader) of the last hand-over
         try:
             while True:
-                handed_over |= self._hand_over(data)
+                sent_to = self._hand_over(data, last)
+                if sent_to is not None:
+                    handed_over, last = True, sent_to
                 now = loop.time()
                 if now >= deadline or (not handed_over and now - started >= NO_LEADER_WAIT):
                     break
@@ -299,20 +319,31 @@ class Node:
             "it may or may not apply"
         )
 
-    def _hand_over(self, data: bytes) -> bool:
-        """Propose `data` here or forward it to the leader; False if nobody leads."""
+    def _hand_over(
+        self, data: bytes, last: tuple[int, str | None] | None
+    ) -> tuple[int, str | None] | None:
+        """Propose `data` here or forward it to the leader; None if nobody leads.
+
+        Returns the (term, leader) it went to. A leader that already holds the
+        entry in its log in this term does not propose it again: it commits unless
+        leadership changes. A forward may have been lost, so a follower sends it
+        again on every call (each RETRY_INTERVAL, or when the leader changes).
+        """
         st = self.engine.status()
+        target = (st.term, st.leader)
         if st.role == Role.LEADER:
+            if target == last:
+                return target
             try:
                 self.engine.propose(data)
             except (NotLeader, ProposalDropped):
-                return False
+                return None
             self.driver.kick()
-            return True
+            return target
         if st.leader is None or st.leader == self.id:
-            return False
+            return None
         self.transport.send(Forward(self.id, st.leader, data), FORWARD)
-        return True
+        return target
 
     async def read_barrier(self) -> None:
         """Return once this node's KV store reflects every write acknowledged so far.
@@ -394,4 +425,6 @@ class Node:
             "last_index": st.last_index,
             "revision": self.kv.revision,
             "http": format_addr(self.config.http_addr),
+            "snapshot_index": self.driver.snap_index,
+            "stats": dataclasses.asdict(self.driver.stats),
         }
