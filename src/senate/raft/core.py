@@ -15,7 +15,17 @@ Rules this file keeps (the theory of operation, in the manner of h11's _state.py
   the driver reported durable;
 - commit only by counting replicas of an entry of the current term (thesis 3.6.2,
   Figure 8); older entries commit indirectly;
-- membership changes one server at a time, effective on append (membership.py).
+- membership changes one server at a time (thesis ch. 4): any majority of the
+  old voters and any majority of the new ones overlap when they differ by one
+  server, so no joint consensus is needed. A configuration takes effect on each
+  node when its entry is *appended* (thesis 4.1), not when applied (etcd): the
+  leader then counts the new quorum for the very entry that changes it, a node
+  never needs the state machine to know who votes, and a truncated entry undoes
+  its change (membership.py). Safety rules kept by node.py: at most one
+  uncommitted change (ConfigChangeInProgress), none before the leader committed
+  an entry of its own term (the single-server bug fix), PROMOTE only for a
+  learner holding every committed entry (LearnerNotCaughtUp), and a leader that
+  removed itself leads on until that entry commits, then steps down.
 
 Small methods marked "narrow" are the seams mutants.py overrides to build the
 deliberately broken variants; keep them one decision each.

@@ -12,8 +12,16 @@ Rules this file keeps:
 - ReadIndex: a read records the commit index, then waits for a heartbeat round
   sent after it to be answered by a quorum (this node's own answer is implicit);
   only a leader that committed an entry in its current term serves reads at all
-  (earlier ones queue until then). Lease reads skip the round while a quorum
-  answered a heartbeat sent less than election_ticks - lease_drift_ticks ago;
+  (earlier ones queue until then);
+- lease reads (config.lease_reads, needs check_quorum, off by default) skip the
+  round while a quorum answered a heartbeat *sent* less than
+  election_ticks - lease_drift_ticks ticks ago. Why that is safe: a follower that
+  heard from its leader ignores (pre)votes for election_ticks of its own ticks
+  (CheckQuorum stickiness, core.in_lease), and with lease reads on a restarted
+  node is deaf for that long too; so no other leader can arise before a quorum
+  member's clock ran election_ticks past the heartbeat. The bound holds while no
+  clock gains more than lease_drift_ticks per election timeout on the leader's.
+  A TimeoutNow (forced votes) voids the lease for the rest of the term;
 - lost appends in REPLICATE are detected when heartbeats keep being answered but
   acks stop: after a few such rounds the follower falls back to PROBE.
 """

@@ -224,9 +224,11 @@ class Raft(RaftLeader):
         return rd
 
     def advance(self, ready: Ready) -> None:
+        # One Ready is outstanding at a time, so `ready` is the one we keep; using
+        # our own reference spares drivers that copy it.
         rd = self._outstanding
-        if rd is None or rd is not ready:
-            raise EngineMisuse("advance() without the outstanding ready()")
+        if rd is None:
+            raise EngineMisuse("advance() without an outstanding ready()")
         self._outstanding = None
         if rd.hard_state is not None:
             self._stable_hs = rd.hard_state
