@@ -258,3 +258,29 @@ def test_fork_needs_a_new_id_and_merge_the_same_type() -> None:
         a.merge(GSet("b"))  # type: ignore[arg-type]
     with pytest.raises(CRDTError):
         ORSet("")
+
+
+def test_small_deltas_into_a_large_set_touch_the_right_keys() -> None:
+    # A large state and small deltas: the merge goes through the dot -> key index.
+    a = ORSet("a")
+    for i in range(60):
+        a.add(i)
+    b = a.fork("b")
+    a.merge(b.add(1000))  # builds a's index
+    removals = [b.remove(i) for i in range(0, 60, 3)]
+    for d in removals:
+        a.merge(d)
+    a.add(2000)  # kept in the index by the mutator
+    b.merge(a.copy())
+    a.merge(b.remove(2000))
+    assert a.value == b.value - {2000} == {i for i in range(60) if i % 3} | {1000}
+    m = ORMap("a", ORSet)
+    for i in range(30):
+        m.update(i, lambda s: s.add("v"))
+    n = m.fork("n")
+    m.merge(n.update(99, lambda s: s.add("w")))
+    m.merge(n.remove(5))
+    m.update(7, lambda s: s.add("z"))
+    n.merge(m.copy())
+    m.merge(n.remove(7))
+    assert 5 not in m and 7 not in m and m.get(99) == {"w"} and len(m) == 29

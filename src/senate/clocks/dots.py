@@ -212,6 +212,10 @@ class DotContext:
     def is_empty(self) -> bool:
         return not self._vv and not self._cloud
 
+    def __len__(self) -> int:
+        """How many dots the context holds (without expanding the vector)."""
+        return sum(count for _, count in self._vv.items()) + len(self._cloud)
+
     def copy(self) -> DotContext:
         ctx = DotContext()
         ctx._vv = self._vv.copy()

@@ -281,3 +281,72 @@ class CausalCRDT(CRDT):
             if dot not in self._ctx:
                 raise DecodeError(f"{self.TAG} state holds dot {dot} outside its causal context")
             seen.add(dot)
+
+
+class KeyedCausalCRDT(CausalCRDT):
+    """A causal CRDT whose store is a DotMap (ORSet, ORMap), with an index dot -> key.
+
+    The index lets a small delta be merged into a large state in time proportional to
+    the delta: only the keys the delta names, or whose dots its context covers, can
+    change. It is built lazily (None = not built) and kept up to date by `_put`.
+    """
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, replica: str) -> None:
+        super().__init__(replica)
+        self._owner: dict[Dot, Any] | None = None
+
+    def _index(self) -> dict[Dot, Any]:
+        if self._owner is None:
+            inner = self._map_shape().inner
+            self._owner = {d: k for k, s in self._store.items() for d in inner.dots(s)}
+        return self._owner
+
+    def _map_shape(self) -> DotMapShape:
+        shape = self.kind.shape
+        assert isinstance(shape, DotMapShape)
+        return shape
+
+    def _put(self, key: Any, inner_store: Any) -> None:
+        """Set (or, if empty/None, delete) the entry of `key`, keeping the index."""
+        inner = self._map_shape().inner
+        old = self._store.pop(key, None)
+        owner = self._owner
+        if owner is not None and old is not None:
+            for dot in inner.dots(old):
+                owner.pop(dot, None)
+        if inner_store:
+            self._store[key] = inner_store
+            if owner is not None:
+                for dot in inner.dots(inner_store):
+                    owner[dot] = key
+
+    def _clear_store(self) -> set[Dot]:
+        seen = set(self.kind.shape.dots(self._store))
+        self._store = {}
+        self._owner = None
+        return seen
+
+    def _join(self, other: Self) -> None:
+        if other.kind != self.kind:
+            raise CRDTError(f"cannot merge a {other.kind!r} into a {self.kind!r}")
+        inner = self._map_shape().inner
+        theirs, cb = other._store, other._ctx
+        owner = self._index()
+        keys = set(theirs)
+        if len(cb) < len(owner):
+            for dot in cb.dots():
+                key = owner.get(dot)
+                if key is not None:
+                    keys.add(key)
+        else:
+            keys.update(key for dot, key in owner.items() if dot in cb)
+        mine, ca = self._store, self._ctx
+        for key in keys:
+            # Both contexts as they were before this join: merge the context last.
+            joined = inner.join(
+                mine.get(key) or inner.empty(), ca, theirs.get(key) or inner.empty(), cb
+            )
+            self._put(key, joined)
+        self._ctx.merge(cb)

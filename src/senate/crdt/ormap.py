@@ -26,7 +26,7 @@ from typing import Any, Self, TypeVar
 
 from senate.clocks import Dot, DotContext
 from senate.crdt._codec import MAX_DEPTH, Element, check_element, expect_list, sort_key
-from senate.crdt.causal import CausalCRDT, CausalKind, DotMapShape
+from senate.crdt.causal import CausalCRDT, CausalKind, DotMapShape, KeyedCausalCRDT
 from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.registers import MVRegister
 from senate.crdt.sets import ORSet
@@ -64,7 +64,7 @@ def _kind_from_descriptor(obj: object, depth: int = 0) -> CausalKind:
     raise DecodeError(f"unknown ORMap value type {obj!r:.60}")
 
 
-class ORMap(CausalCRDT):
+class ORMap(KeyedCausalCRDT):
     """An observed-remove map from keys (str, bytes, int) to causal CRDT values."""
 
     __slots__ = ("_kind", "_map_kind")
@@ -120,24 +120,20 @@ class ORMap(CausalCRDT):
         after_dots = set(shape.dots(after))
         drawn = range(first + 1, self._ctx.max_counter(self._replica) + 1)
         changed = {Dot(self._replica, n) for n in drawn} | (before_dots - after_dots)
-        if after:
-            self._store[key] = after
-        else:
-            self._store.pop(key, None)
+        self._put(key, after)
         added = shape.restrict(after, after_dots - before_dots)
         return self._with({key: added} if added else {}, DotContext.of(changed))
 
     def remove(self, key: Element) -> Self:
         """Remove `key` as observed here; a concurrent update elsewhere survives."""
         check_element(key)
-        seen = self._store.pop(key, None)
+        seen = self._store.get(key)
         dots = set(self._kind.shape.dots(seen)) if seen is not None else set()
+        self._put(key, None)
         return self._with({}, DotContext.of(dots))
 
     def clear(self) -> Self:
-        seen = set(self.kind.shape.dots(self._store))
-        self._store = {}
-        return self._with({}, DotContext.of(seen))
+        return self._with({}, DotContext.of(self._clear_store()))
 
     # -- reading ----------------------------------------------------------------------------
     @property

@@ -20,7 +20,7 @@ from typing import Any, Self
 from senate.clocks import Dot, DotContext
 from senate.crdt._codec import Element, check_element, expect_element, expect_list, sort_key
 from senate.crdt.base import CRDT
-from senate.crdt.causal import CausalCRDT, CausalKind, DotMapShape, DotSetShape
+from senate.crdt.causal import CausalKind, DotMapShape, DotSetShape, KeyedCausalCRDT
 from senate.errors import CRDTError, DecodeError
 
 
@@ -140,7 +140,7 @@ class TwoPSet(CRDT):
         return out
 
 
-class ORSet(CausalCRDT):
+class ORSet(KeyedCausalCRDT):
     """An add-wins observed-remove set without tombstones (ORSWOT)."""
 
     __slots__ = ()
@@ -151,20 +151,19 @@ class ORSet(CausalCRDT):
         check_element(element)
         seen: set[Dot] = self._store.get(element, set())
         dot = self._ctx.next_dot(self._replica)
-        self._store[element] = {dot}
+        self._put(element, {dot})
         return self._with({element: {dot}}, DotContext.of(seen | {dot}))
 
     def remove(self, element: Element) -> Self:
         """Remove `element` as observed here; a concurrent add elsewhere survives."""
         check_element(element)
-        seen: set[Dot] = self._store.pop(element, set())
+        seen: set[Dot] = self._store.get(element, set())
+        self._put(element, None)
         return self._with({}, DotContext.of(seen))
 
     def clear(self) -> Self:
         """Remove every element observed here."""
-        seen = set(self.kind.shape.dots(self._store))
-        self._store = {}
-        return self._with({}, DotContext.of(seen))
+        return self._with({}, DotContext.of(self._clear_store()))
 
     @property
     def value(self) -> frozenset[Element]:
