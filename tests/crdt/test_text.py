@@ -219,3 +219,21 @@ def test_backspacing_leaves_one_tombstone_run() -> None:
     for pos in range(5, 1, -1):
         a.delete(pos, 1)
     assert str(a) == "ab" and a.run_count() == 2  # "ab" and the tombstone "cdef"
+
+
+def test_compaction_with_overlapping_concurrent_deletes_removes_every_tombstone() -> None:
+    # Found by the compaction property: a and b delete overlapping ranges concurrently;
+    # b's shorter range must not resurrect the half of c's run that a's range doomed.
+    a, b, c = Text("a"), Text("b"), Text("c")
+    a.insert(0, "p")
+    b.insert(0, "p")
+    c.insert(0, "pp")
+    a.merge(c)
+    b.merge(a)
+    a.delete(0, 3)
+    b.delete(0, 3)
+    for x in (a, b, c):
+        for y in (a, b, c):
+            x.merge(y)
+    assert a.compact(a.version) == 4
+    assert a.run_count() == 0 and str(a) == ""

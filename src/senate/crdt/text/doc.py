@@ -316,7 +316,8 @@ class Text:
             last = log[-1]
             if op.seq >= last.seq:  # continues or overlaps the last run of deletes
                 end = max(last.seq + last.length, op.seq + op.length)
-                log[-1] = DeleteRun(op.agent, last.seq, end - last.seq, last.targets + op.targets)
+                targets = _fuse(last.targets, op.targets)
+                log[-1] = DeleteRun(op.agent, last.seq, end - last.seq, targets)
                 return
         i = bisect_right([d.seq for d in log], op.seq) if log and op.seq < log[-1].seq else len(log)
         log.insert(i, op)
@@ -417,11 +418,14 @@ class Text:
                                 break
                             cur = nxt
                             continue
+                        if id(r) in doomed:  # wholly inside an earlier stable range
+                            cur = r.seq + r.length
+                            continue
                         if r.seq < cur:
                             r = rl.split(r, cur - r.seq)
                         if r.seq + r.length > end:
                             rl.split(r, end - r.seq)
-                        if r.deleted and id(r) not in doomed:  # never drop visible text
+                        if r.deleted:  # never drop visible text
                             doomed.add(id(r))
                             removed += r.length
                         cur = r.seq + r.length
@@ -480,6 +484,25 @@ class Text:
     def _waiting_ops(self) -> list[Op]:
         ops = [op for heap in self._waiting.values() for _, _, op in heap]
         return sorted(ops, key=lambda op: (isinstance(op, DeleteRun), op.agent, op.seq))
+
+
+def _fuse(
+    old: tuple[tuple[str, int, int], ...], new: tuple[tuple[str, int, int], ...]
+) -> tuple[tuple[str, int, int], ...]:
+    """Append target ranges, joining one that touches the last (backspacing or
+    deleting forward, a run of deletes then holds one range, not one per key)."""
+    out = list(old)
+    for a, s, m in new:
+        if out:
+            la, ls, lm = out[-1]
+            if la == a and s + m == ls:
+                out[-1] = (a, s, m + lm)
+                continue
+            if la == a and ls + lm == s:
+                out[-1] = (a, ls, lm + m)
+                continue
+        out.append((a, s, m))
+    return tuple(out)
 
 
 def _is_int(x: object) -> bool:
