@@ -1,0 +1,513 @@
+"""Command execution: the Redis command table, and the string, key and expiry commands
+(sets, hashes and sorted sets are in collections.py).
+
+Theory of operation: `Commands.execute(args)` looks the command up, checks its arity
+the way Redis does, and runs it against the keyspace. A write command opens one
+OpBuilder (one dot, one HLC timestamp), changes cells through their mutators, and when
+it returns, the builder's op (if anything changed) goes to `on_op`: the service logs it
+durably and ships it to the peers. Reads see local state only (active-active: no
+coordination); an expired key reads as absent, and a write to it first removes it.
+
+Rules kept in this file:
+- errors answer like Redis, text included (WRONGTYPE, "value is not an integer or out of
+  range", "increment or decrement would overflow", "syntax error", arity, unknown);
+- a command checks everything that can fail before it changes anything, so a failed
+  command never leaves a partial op;
+- SET replaces the value and type of a key: it removes every cell it observed (and the
+  expiry, unless KEEPTTL); INCR and friends add to the string's counter (see values.py
+  for how the register and the counter combine).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from senate.activeactive.cell import FLOAT_DOWN, FLOAT_UP, INT_DOWN, INT_UP
+from senate.activeactive.keys import STRING, TYPE_NAMES, KeyState
+from senate.activeactive.keyspace import Keyspace, Op, OpBuilder
+from senate.activeactive.values import (
+    INT64_MAX,
+    INT64_MIN,
+    cell_value,
+    parse_float,
+    parse_int,
+)
+from senate.clocks import HybridLogicalClock
+from senate.resp import reply as enc
+from senate.resp.server import Session
+
+Handler = Callable[["Commands", list[bytes]], bytes]
+MAX_TOTAL: Final = 2**64 - 1  # a per-origin counter total travels as msgpack uint64
+
+WRONGTYPE: Final = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+NOT_INT: Final = b"-ERR value is not an integer or out of range\r\n"
+NOT_FLOAT: Final = b"-ERR value is not a valid float\r\n"
+OVERFLOW: Final = b"-ERR increment or decrement would overflow\r\n"
+SYNTAX: Final = b"-ERR syntax error\r\n"
+
+
+class ReplyError(Exception):
+    """Stop a command and answer `reply` (an encoded error)."""
+
+    def __init__(self, reply: bytes) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    handler: Handler
+    arity: int  # Redis convention: n exact, -n at least n (the name counts)
+
+
+TABLE: dict[bytes, Spec] = {}
+
+
+def command(name: str, arity: int) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        TABLE[name.encode().upper()] = Spec(name, fn, arity)
+        return fn
+
+    return register
+
+
+class Commands:
+    """Executes commands against one replica's keyspace."""
+
+    def __init__(
+        self,
+        space: Keyspace,
+        hlc: HybridLogicalClock,
+        clock_ms: Callable[[], int],
+        on_op: Callable[[Op], None],
+    ) -> None:
+        self.space = space
+        self.hlc = hlc
+        self.clock_ms = clock_ms
+        self.on_op = on_op
+        self.info: Callable[[bytes], bytes] = lambda section: b""
+        self.admin: Callable[[bytes], bytes] | None = None
+        self.expiring: set[bytes] = set()  # keys with expiry entries (for the sweeper)
+        self._open: OpBuilder | None = None
+        self.session: Session | None = None
+
+    # -- dispatch ------------------------------------------------------------------------
+    def execute(self, args: list[bytes], session: Session | None = None) -> bytes:
+        spec = TABLE.get(args[0].upper())
+        if spec is None:
+            return _unknown(args)
+        n = len(args)
+        if (spec.arity > 0 and n != spec.arity) or (spec.arity < 0 and n < -spec.arity):
+            return enc.error(f"ERR wrong number of arguments for '{spec.name}' command")
+        self.session = session
+        try:
+            return spec.handler(self, args)
+        except ReplyError as exc:
+            return exc.reply
+        finally:
+            if self._open is not None:
+                self._finish()
+
+    def _finish(self) -> None:
+        builder, self._open = self._open, None
+        assert builder is not None
+        op = builder.finish()
+        for key in builder.touched():
+            self.track_expiry(key)
+        if op is not None:
+            self.on_op(op)
+
+    def track_expiry(self, key: bytes) -> None:
+        ks = self.space.keys.get(key)
+        if ks is not None and ks.exp:
+            self.expiring.add(key)
+        else:
+            self.expiring.discard(key)
+
+    # -- helpers for command functions -----------------------------------------------------
+    def now_ms(self) -> int:
+        return self.clock_ms()
+
+    def begin(self) -> OpBuilder:
+        if self._open is None:
+            self._open = self.space.builder(self.hlc.now().pack())
+        return self._open
+
+    def expired(self, ks: KeyState) -> bool:
+        at = ks.expire_at()
+        return at is not None and at <= self.clock_ms()
+
+    def lookup(self, key: bytes) -> tuple[KeyState | None, int | None]:
+        """The key's state and visible type, or (None, None) if absent or expired."""
+        ks = self.space.keys.get(key)
+        if ks is None:
+            return None, None
+        t = ks.type_of()
+        if t is None or (ks.exp and self.expired(ks)):
+            return None, None
+        return ks, t
+
+    def read(self, key: bytes, want: int) -> KeyState | None:
+        ks, t = self.lookup(key)
+        if ks is not None and t != want:
+            raise ReplyError(WRONGTYPE)
+        return ks
+
+    def write(self, key: bytes, want: int | None) -> tuple[OpBuilder, KeyState]:
+        """Open the op and the key for writing; an expired key is removed first."""
+        ks, t = self.lookup(key)
+        if ks is not None and want is not None and t != want:
+            raise ReplyError(WRONGTYPE)
+        b = self.begin()
+        state = b.state(key)
+        if ks is None and state.exp and self.expired(state):
+            state.clear(b.delta(key))
+        return b, state
+
+    def delete(self, b: OpBuilder, key: bytes) -> None:
+        ks = self.space.keys.get(key)
+        if ks is not None:
+            b.state(key).clear(b.delta(key))
+
+
+def _unknown(args: list[bytes]) -> bytes:
+    name = args[0][:128].decode("utf-8", "replace")
+    rest = "".join(f"'{a[:128].decode('utf-8', 'replace')}' " for a in args[1:6])
+    return enc.error(f"ERR unknown command '{name}', with args beginning with: {rest}")
+
+
+def int_arg(raw: bytes) -> int:
+    n = parse_int(raw)
+    if n is None:
+        raise ReplyError(NOT_INT)
+    return n
+
+
+def float_arg(raw: bytes) -> float:
+    x = parse_float(raw)
+    if x is None:
+        raise ReplyError(NOT_FLOAT)
+    return x
+
+
+# -- connection and server commands ----------------------------------------------------------
+@command("ping", -1)
+def _ping(cx: Commands, args: list[bytes]) -> bytes:
+    if len(args) > 2:
+        return enc.error("ERR wrong number of arguments for 'ping' command")
+    return enc.bulk(args[1]) if len(args) == 2 else enc.PONG
+
+
+@command("echo", 2)
+def _echo(cx: Commands, args: list[bytes]) -> bytes:
+    return enc.bulk(args[1])
+
+
+@command("select", 2)
+def _select(cx: Commands, args: list[bytes]) -> bytes:
+    n = int_arg(args[1])
+    return enc.OK if n == 0 else enc.error("ERR DB index is out of range")
+
+
+@command("command", -1)
+def _command(cx: Commands, args: list[bytes]) -> bytes:
+    if len(args) > 1 and args[1].upper() == b"COUNT":
+        return enc.integer(len(TABLE))
+    return enc.EMPTY_ARRAY  # enough for redis-cli and redis-py; no command docs
+
+
+@command("config", -2)
+def _config(cx: Commands, args: list[bytes]) -> bytes:
+    if args[1].upper() == b"GET" and len(args) >= 3:
+        known = {b"save": b"", b"appendonly": b"no", b"databases": b"1"}
+        out: list[bytes] = []
+        for pattern in args[2:]:
+            for name, value in known.items():
+                if fnmatch.fnmatchcase(name.decode(), pattern.decode("latin-1").lower()):
+                    out += [name, value]
+        return enc.bulk_array(out)
+    return enc.error("ERR CONFIG subcommand not supported by Senate (only CONFIG GET)")
+
+
+@command("client", -2)
+def _client(cx: Commands, args: list[bytes]) -> bytes:
+    sub = args[1].upper()
+    session = cx.session
+    if sub == b"SETNAME" and len(args) == 3 and session is not None:
+        session.name = args[2]
+        return enc.OK
+    if sub == b"GETNAME":
+        return enc.bulk(session.name) if session is not None and session.name else enc.NULL
+    if sub == b"ID":
+        return enc.integer(session.id if session is not None else 0)
+    if sub in (b"SETINFO", b"NO-EVICT", b"NO-TOUCH", b"REPLY"):
+        return enc.OK
+    return enc.error(f"ERR unknown subcommand '{args[1][:64].decode('utf-8', 'replace')}'")
+
+
+@command("info", -1)
+def _info(cx: Commands, args: list[bytes]) -> bytes:
+    return enc.bulk(cx.info(args[1].lower() if len(args) > 1 else b"default"))
+
+
+@command("dbsize", 1)
+def _dbsize(cx: Commands, args: list[bytes]) -> bytes:
+    return enc.integer(sum(1 for k in list(cx.space.keys) if cx.lookup(k)[0] is not None))
+
+
+@command("keys", 2)
+def _keys(cx: Commands, args: list[bytes]) -> bytes:
+    # Redis glob via fnmatch ([!x] for negation); latin-1 maps bytes 1:1 to characters.
+    regex = re.compile(fnmatch.translate(args[1].decode("latin-1")), re.S)
+    found = [k for k in cx.space.keys if regex.match(k.decode("latin-1"))]
+    return enc.bulk_array(sorted(k for k in found if cx.lookup(k)[0] is not None))
+
+
+@command("flushall", -1)
+def _flushall(cx: Commands, args: list[bytes]) -> bytes:
+    b = cx.begin()
+    for key in list(cx.space.keys):
+        cx.delete(b, key)
+    return enc.OK
+
+
+TABLE[b"FLUSHDB"] = Spec("flushdb", _flushall, -1)
+
+
+@command("senate.fault", 2)
+def _fault(cx: Commands, args: list[bytes]) -> bytes:
+    if cx.admin is None:
+        return _unknown(args)
+    return cx.admin(args[1])
+
+
+@command("senate.vv", 1)
+def _vv(cx: Commands, args: list[bytes]) -> bytes:
+    items = sorted(cx.space.vv.items())
+    return enc.bulk(",".join(f"{o}={n}" for o, n in items).encode())
+
+
+# -- keys ------------------------------------------------------------------------------------
+@command("del", -2)
+def _del(cx: Commands, args: list[bytes]) -> bytes:
+    removed = 0
+    b = cx.begin()
+    for key in dict.fromkeys(args[1:]):
+        if cx.lookup(key)[0] is not None:
+            removed += 1
+        cx.delete(b, key)
+    return enc.integer(removed)
+
+
+TABLE[b"UNLINK"] = Spec("unlink", _del, -2)
+
+
+@command("exists", -2)
+def _exists(cx: Commands, args: list[bytes]) -> bytes:
+    return enc.integer(sum(1 for key in args[1:] if cx.lookup(key)[0] is not None))
+
+
+@command("type", 2)
+def _type(cx: Commands, args: list[bytes]) -> bytes:
+    _ks, t = cx.lookup(args[1])
+    return enc.simple("none" if t is None else TYPE_NAMES[t])
+
+
+# -- strings ---------------------------------------------------------------------------------
+def string_value(ks: KeyState | None) -> bytes | None:
+    if ks is None:
+        return None
+    cell = ks.cells[STRING].get(b"")
+    return cell_value(cell) if cell is not None else None
+
+
+@command("get", 2)
+def _get(cx: Commands, args: list[bytes]) -> bytes:
+    value = string_value(cx.read(args[1], STRING))
+    return enc.NULL if value is None else enc.bulk(value)
+
+
+@command("set", -3)
+def _set(cx: Commands, args: list[bytes]) -> bytes:
+    key, value = args[1], args[2]
+    nx = xx = keepttl = get = False
+    at: int | None = None
+    i = 3
+    while i < len(args):
+        opt = args[i].upper()
+        if opt == b"NX" and not xx:
+            nx = True
+        elif opt == b"XX" and not nx:
+            xx = True
+        elif opt == b"KEEPTTL" and at is None:
+            keepttl = True
+        elif opt == b"GET":
+            get = True
+        elif opt in (b"EX", b"PX", b"EXAT", b"PXAT") and at is None and not keepttl:
+            if i + 1 >= len(args):
+                return SYNTAX
+            n = int_arg(args[i + 1])
+            if n <= 0:
+                return enc.error("ERR invalid expire time in 'set' command")
+            scale = 1000 if opt in (b"EX", b"EXAT") else 1
+            at = n * scale + (cx.now_ms() if opt in (b"EX", b"PX") else 0)
+            if at > 2**63:
+                return enc.error("ERR invalid expire time in 'set' command")
+            i += 1
+        else:
+            return SYNTAX
+        i += 1
+    ks, t = cx.lookup(key)
+    old: bytes | None = None
+    if get:
+        if ks is not None and t != STRING:
+            return WRONGTYPE
+        old = string_value(ks)
+    if (nx and ks is not None) or (xx and ks is None):
+        return enc.bulk(old) if old is not None else enc.NULL
+    b, state = cx.write(key, None)
+    delta = b.delta(key)
+    exp = dict(state.exp) if keepttl else None
+    state.clear(delta, keep=STRING)
+    if exp is not None:  # KEEPTTL: clear() dropped the expiry; put it back unchanged
+        delta.exp_rm = [d for d in delta.exp_rm if d not in exp]
+        state.exp = exp
+    delta.cells.append((STRING, b"", state.cell(STRING, b"").write(b.dot, b.ts, value)))
+    if at is not None:
+        state.set_expiry(delta, b.dot, b.ts, at)
+    if get:
+        return enc.bulk(old) if old is not None else enc.NULL
+    return enc.OK
+
+
+def _incr(cx: Commands, key: bytes, by: int) -> bytes:
+    ks = cx.read(key, STRING)
+    current = 0
+    if ks is not None:
+        raw = string_value(ks)
+        parsed = parse_int(raw) if raw is not None else None
+        if parsed is None:
+            return NOT_INT
+        current = parsed
+    new = current + by
+    if not INT64_MIN <= new <= INT64_MAX:
+        return OVERFLOW
+    b, state = cx.write(key, STRING)
+    cell = state.cell(STRING, b"")
+    slot = INT_UP if by >= 0 else INT_DOWN
+    mine = cell.tot.get(b.dot[0])
+    if mine is not None and mine[slot] + abs(by) > MAX_TOTAL:
+        return OVERFLOW
+    b.delta(key).cells.append((STRING, b"", cell.bump(b.dot, b.ts, slot, abs(by))))
+    return enc.integer(new)
+
+
+@command("incr", 2)
+def _incr1(cx: Commands, args: list[bytes]) -> bytes:
+    return _incr(cx, args[1], 1)
+
+
+@command("decr", 2)
+def _decr1(cx: Commands, args: list[bytes]) -> bytes:
+    return _incr(cx, args[1], -1)
+
+
+@command("incrby", 3)
+def _incrby(cx: Commands, args: list[bytes]) -> bytes:
+    return _incr(cx, args[1], int_arg(args[2]))
+
+
+@command("decrby", 3)
+def _decrby(cx: Commands, args: list[bytes]) -> bytes:
+    by = int_arg(args[2])
+    if by == INT64_MIN:
+        return enc.error("ERR decrement would overflow")
+    return _incr(cx, args[1], -by)
+
+
+@command("incrbyfloat", 3)
+def _incrbyfloat(cx: Commands, args: list[bytes]) -> bytes:
+    by = float_arg(args[2])
+    ks = cx.read(args[1], STRING)
+    current = 0.0
+    if ks is not None:
+        raw = string_value(ks)
+        parsed = parse_float(raw) if raw is not None else None
+        if parsed is None:
+            return NOT_FLOAT
+        current = parsed
+    new = current + by
+    if new != new or new in (float("inf"), float("-inf")):
+        return enc.error("ERR increment would produce NaN or Infinity")
+    b, state = cx.write(args[1], STRING)
+    cell = state.cell(STRING, b"")
+    slot = FLOAT_UP if by >= 0 else FLOAT_DOWN
+    b.delta(args[1]).cells.append((STRING, b"", cell.bump(b.dot, b.ts, slot, abs(by))))
+    value = cell_value(cell)
+    return enc.bulk(value)
+
+
+# -- expiry ----------------------------------------------------------------------------------
+def _expire(cx: Commands, args: list[bytes], scale: int) -> bytes:
+    if len(args) > 3:
+        return enc.error("ERR Senate supports EXPIRE without NX/XX/GT/LT options")
+    n = int_arg(args[2])
+    ks, _t = cx.lookup(args[1])
+    if ks is None:
+        return enc.ZERO
+    if abs(n) > 2**62 // scale:
+        return enc.error(
+            f"ERR invalid expire time in '{args[0].decode('latin-1').lower()}' command"
+        )
+    b, state = cx.write(args[1], None)
+    if n <= 0:
+        state.clear(b.delta(args[1]))
+        return enc.ONE
+    state.set_expiry(b.delta(args[1]), b.dot, b.ts, cx.now_ms() + n * scale)
+    return enc.ONE
+
+
+@command("expire", -3)
+def _expire_s(cx: Commands, args: list[bytes]) -> bytes:
+    return _expire(cx, args, 1000)
+
+
+@command("pexpire", -3)
+def _expire_ms(cx: Commands, args: list[bytes]) -> bytes:
+    return _expire(cx, args, 1)
+
+
+def _ttl(cx: Commands, key: bytes, ms: bool) -> bytes:
+    ks, _t = cx.lookup(key)
+    if ks is None:
+        return enc.integer(-2)
+    at = ks.expire_at()
+    if at is None:
+        return enc.integer(-1)
+    left = max(at - cx.now_ms(), 0)
+    return enc.integer(left if ms else (left + 500) // 1000)
+
+
+@command("ttl", 2)
+def _ttl_s(cx: Commands, args: list[bytes]) -> bytes:
+    return _ttl(cx, args[1], False)
+
+
+@command("pttl", 2)
+def _ttl_ms(cx: Commands, args: list[bytes]) -> bytes:
+    return _ttl(cx, args[1], True)
+
+
+@command("persist", 2)
+def _persist(cx: Commands, args: list[bytes]) -> bytes:
+    ks, _t = cx.lookup(args[1])
+    if ks is None or ks.expire_at() is None:
+        return enc.ZERO
+    b, state = cx.write(args[1], None)
+    state.set_expiry(b.delta(args[1]), b.dot, b.ts, 0)  # the PERSIST marker beats expiries
+    return enc.ONE

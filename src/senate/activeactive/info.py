@@ -1,0 +1,72 @@
+"""The INFO command's text: Redis's `# Section` / `field:value` lines, with a
+`# Replication` section that reports, per peer, how far behind it is.
+
+Per peer: `lag_ops` = ops this replica has applied that the peer has not acknowledged
+as durable; `last_sync_ms` = ms since its last anti-entropy message arrived (-1: never).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from senate.activeactive.service import ActiveActiveService
+
+
+def _section(title: str, fields: list[tuple[str, object]]) -> str:
+    return f"# {title}\r\n" + "".join(f"{k}:{v}\r\n" for k, v in fields)
+
+
+def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
+    now_ms = svc._clock_ms()
+    rep = svc.replicator
+    loop_now = asyncio.get_running_loop().time()
+    sections: dict[str, list[tuple[str, object]]] = {
+        "server": [
+            ("redis_version", "7.0.0"),
+            ("senate_mode", "active-active"),
+            ("node_id", svc.node_id),
+            ("process_id", os.getpid()),
+            ("python_version", platform.python_version()),
+            ("uptime_in_seconds", (now_ms - svc.started_ms) // 1000),
+        ],
+        "clients": [
+            ("connected_clients", sum(len(s.connections) for s in svc._servers)),
+        ],
+        "persistence": [
+            ("wal_records_since_snapshot", svc.log.records_since_snapshot),
+            ("wal_fsyncs", svc.log.fsyncs),
+            ("wal_durable_position", svc.log.durable()),
+            ("wal_broken", svc.log.broken or "no"),
+        ],
+    }
+    replication: list[tuple[str, object]] = [
+        ("role", "active-active"),
+        ("node_id", svc.node_id),
+        ("version_vector", ",".join(f"{o}={n}" for o, n in sorted(svc.space.vv.items()))),
+        ("connected_peers", len(rep.peers)),
+        ("log_ops", rep.log_size),
+        ("waiting_ops", len(rep.waiting)),
+    ]
+    for i, (peer, view) in enumerate(sorted(rep.peers.items())):
+        last = -1 if view.last_sync is None else int((loop_now - view.last_sync) * 1000)
+        replication.append(
+            (
+                f"peer{i}",
+                f"id={peer},lag_ops={rep.lag(peer)},last_sync_ms={last},"
+                f"resent_ops={view.resent},states_sent={view.states}",
+            )
+        )
+    sections["replication"] = replication
+    sections["keyspace"] = [
+        ("db0", f"keys={svc.space.count_live()},expires={len(svc.commands.expiring)}")
+    ]
+    wanted = section.decode("latin-1").lower()
+    if wanted in ("default", "all", "everything"):
+        chosen = list(sections)
+    else:
+        chosen = [wanted] if wanted in sections else []
+    return "\r\n".join(_section(name.capitalize(), sections[name]) for name in chosen).encode()
