@@ -42,8 +42,13 @@ class SearchOutcome:
     stuck_states: set[int] = field(default_factory=set)
 
 
-def search(ops: Sequence[KeyOp], *, max_steps: int, initial: int = ABSENT) -> SearchOutcome:
-    """Is there a legal order of `ops` consistent with real time? (see module rules)"""
+def search(
+    ops: Sequence[KeyOp], *, max_steps: int, initial: int = ABSENT, memoize: bool = True
+) -> SearchOutcome:
+    """Is there a legal order of `ops` consistent with real time? (see module rules)
+
+    `memoize=False` turns Lowe's cache off: only for the benchmark's baseline.
+    """
     n = len(ops)
     if n == 0:
         return SearchOutcome(True, 0)
@@ -77,7 +82,20 @@ def search(ops: Sequence[KeyOp], *, max_steps: int, initial: int = ABSENT) -> Se
     arg_a = [op.a for op in ops]
     arg_b = [op.b for op in ops]
     bits = [1 << i for i in range(n)]
+    # optional[i]: -1 for a definite op; else 1 + the previous optional op with the
+    # same effect (0 if none). Identical optional ops are used in invoke order only.
+    optional = [-1] * n
+    last_twin: dict[tuple[int, int, int], int] = {}
+    for index in sorted(range(n), key=lambda i: ops[i].call):
+        op = ops[index]
+        if op.ret is None:
+            signature = (op.kind, op.a, op.b)
+            optional[index] = last_twin.get(signature, -1) + 1
+            last_twin[signature] = index
 
+    optional_mask = sum(bits[i] for i in range(n) if optional[i] >= 0)
+    # Failed configs by (definite part, state) -> optional parts (rule 5).
+    failed: dict[tuple[int, int], list[int]] = {}
     state = initial
     linearized = 0
     cache: set[tuple[int, int]] = set()
@@ -103,11 +121,23 @@ def search(ops: Sequence[KeyOp], *, max_steps: int, initial: int = ABSENT) -> Se
                 new_state = ABSENT
             else:
                 new_state = arg_a[index]
+            if new_state != ILLEGAL and optional[index] >= 0:
+                # Optional ops are placed only where it can matter (rules 3 and 4).
+                twin = optional[index]
+                if (
+                    new_state == state
+                    or (twin > 0 and not linearized & bits[twin - 1])
+                    or not _observer_waits(nxt, entry, is_call, ent_op, kinds, arg_a, new_state)
+                ):
+                    new_state = ILLEGAL
             if new_state != ILLEGAL:
                 candidate = linearized | bits[index]
                 config = (candidate, new_state)
-                if config not in cache:
-                    cache.add(config)
+                if config not in cache and not (
+                    failed and _dominated(failed, candidate, new_state, optional_mask)
+                ):
+                    if memoize:
+                        cache.add(config)
                     stack.append((entry, state))
                     state = new_state
                     linearized = candidate
@@ -119,27 +149,83 @@ def search(ops: Sequence[KeyOp], *, max_steps: int, initial: int = ABSENT) -> Se
                     prv[nxt[ret]] = prv[ret]
                     entry = nxt[0]
                     continue
-            entry = nxt[entry]
-            continue
-        if entry >= first_optional_return:
-            break  # only optional operations are left: every definite one is placed
-        if entry > stuck_entry:
-            stuck_entry = entry
-            stuck_states = {state}
-        elif entry == stuck_entry and len(stuck_states) < _STUCK_STATES_KEPT:
-            stuck_states.add(state)
-        if not stack:
-            return _outcome(False, steps, stuck_entry, stuck_states, ent_op)
-        entry, state = stack.pop()
-        linearized ^= bits[ent_op[entry]]
-        ret = match[entry]
-        # Put the return back, then the call (reverse order of the lift).
-        nxt[prv[ret]] = ret
-        prv[nxt[ret]] = ret
-        nxt[prv[entry]] = entry
-        prv[nxt[entry]] = entry
+                if kind != READ or new_state != state:
+                    entry = nxt[entry]
+                    continue
+                # A legal read whose config already failed: every sibling is dominated
+                # (see below), so this config fails too. Fall through to backtrack.
+            else:
+                entry = nxt[entry]
+                continue
+        else:
+            if entry >= first_optional_return:
+                break  # only optional operations are left: every definite one is placed
+            if entry > stuck_entry:
+                stuck_entry = entry
+                stuck_states = {state}
+            elif entry == stuck_entry and len(stuck_states) < _STUCK_STATES_KEPT:
+                stuck_states.add(state)
+        # Backtrack. Popping a read that left the state unchanged pops once more: had
+        # any sibling succeeded, the same order with the read moved first succeeds
+        # too (a read changes nothing, and everything that must precede it is already
+        # placed), so after the read failed its siblings need no search.
+        while True:
+            if optional_mask and memoize:
+                _remember_failed(failed, linearized, state, optional_mask)
+            if not stack:
+                return _outcome(False, steps, stuck_entry, stuck_states, ent_op)
+            entry, state = stack.pop()
+            index = ent_op[entry]
+            linearized ^= bits[index]
+            ret = match[entry]
+            # Put the return back, then the call (reverse order of the lift).
+            nxt[prv[ret]] = ret
+            prv[nxt[ret]] = ret
+            nxt[prv[entry]] = entry
+            prv[nxt[entry]] = entry
+            if kinds[index] != READ or arg_a[index] != state:
+                break
         entry = nxt[entry]
     return SearchOutcome(True, steps)
+
+
+def _dominated(
+    failed: dict[tuple[int, int], list[int]], linearized: int, state: int, optional_mask: int
+) -> bool:
+    """Did a config with the same definite ops and state, using a subset of these
+    optional ops, already fail? Then this one fails too (it can do less)."""
+    tried = failed.get((linearized & ~optional_mask, state))
+    if tried is None:
+        return False
+    used = linearized & optional_mask
+    return any(other | used == used for other in tried)
+
+
+def _remember_failed(
+    failed: dict[tuple[int, int], list[int]], linearized: int, state: int, optional_mask: int
+) -> None:
+    used = linearized & optional_mask
+    failed.setdefault((linearized & ~optional_mask, state), []).append(used)
+
+
+def _observer_waits(
+    nxt: list[int],
+    skip: int,
+    is_call: list[bool],
+    ent_op: list[int],
+    kinds: list[int],
+    arg_a: list[int],
+    value: int,
+) -> bool:
+    """Is a read or cas expecting `value` among the current candidates (but `skip`)?"""
+    entry = nxt[0]
+    while is_call[entry]:  # candidates end at the first return entry (or the tail)
+        if entry != skip:
+            index = ent_op[entry]
+            if arg_a[index] == value and kinds[index] in (READ, CAS):
+                return True
+        entry = nxt[entry]
+    return False
 
 
 def _outcome(
