@@ -45,6 +45,7 @@ NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
 REVISION_HEADER = "X-Senate-Revision"
 CLIENT_HEADER = "X-Senate-Client"
 SEQ_HEADER = "X-Senate-Seq"
+SHUTDOWN_GRACE = 2.0  # seconds
 
 
 def build_app(node: Node) -> web.Application:
@@ -62,7 +63,11 @@ def build_app(node: Node) -> web.Application:
 
 async def start_http(node: Node) -> web.AppRunner:
     """Serve the API on node.config.http_addr; returns the runner (cleanup() stops it)."""
-    runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False)
+    # Requests still running at shutdown get a short grace: a write in flight is
+    # then answered by nobody, which its client sees as "outcome unknown" anyway.
+    runner = web.AppRunner(
+        build_app(node), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+    )
     await runner.setup()
     host, port = node.config.http_addr
     site = web.TCPSite(runner, host, port, reuse_address=True)

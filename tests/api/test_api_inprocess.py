@@ -1,0 +1,113 @@
+"""The HTTP API in-process (aiohttp test client) on a node of its own.
+
+The integration tests drive real processes; these cover the input edge cases
+quickly: every refusal is JSON with the contract's status, and a node that cannot
+reach a quorum answers 503 with Retry-After instead of hanging or guessing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from senate.api import build_app
+from senate.consensus.types import Role
+from senate.runtime.config import NodeConfig
+from senate.runtime.node import Node
+
+Check = Callable[[TestClient[object, object]], Awaitable[None]]
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _run(tmp_path: Path, check: Check, members: int = 1) -> None:
+    peer = ("127.0.0.1", _port())
+    cluster = {"n1": peer} | {f"n{i}": ("127.0.0.1", _port()) for i in range(2, members + 1)}
+    config = NodeConfig(
+        "n1", tmp_path / "d", peer, ("127.0.0.1", 0), cluster, tick_ms=10, write_timeout=0.3
+    )
+
+    async def main() -> None:
+        node = Node(config)
+        await node.start()
+        try:
+            if members == 1:
+                await _lead(node)
+            async with TestClient(TestServer(build_app(node))) as client:
+                await check(client)
+        finally:
+            await node.stop()
+
+    asyncio.run(main())
+
+
+async def _lead(node: Node) -> None:
+    for _ in range(500):
+        if node.engine.status().role == Role.LEADER:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("never became leader")
+
+
+async def _chunks(total: int) -> AsyncIterator[bytes]:
+    sent = 0
+    while sent < total:
+        piece = min(64 * 1024, total - sent)
+        sent += piece
+        yield b"x" * piece
+
+
+def test_refusals_are_json(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        async def expect(status: int, error: str, method: str, path: str, **kw: object) -> None:
+            resp = await client.request(method, path, **kw)  # type: ignore[arg-type]
+            assert resp.status == status, (path, await resp.text())
+            body = await resp.json()
+            assert body["error"] == error and isinstance(body["message"], str)
+
+        await expect(413, "too_large", "PUT", "/v1/kv/big", data=_chunks((1 << 20) + 1))
+        await expect(400, "bad_request", "PUT", "/v1/kv/k?prev_revision=x", data=b"v")
+        await expect(
+            400, "bad_request", "PUT", "/v1/kv/k", data=b"v", headers={"X-Senate-Client": "c"}
+        )
+        await expect(
+            400, "bad_request", "PUT", "/v1/kv/k", data=b"v",
+            headers={"X-Senate-Client": "c", "X-Senate-Seq": "0"},
+        )  # fmt: skip
+        await expect(400, "bad_request", "GET", "/v1/kv?encoding=hex")
+        await expect(400, "bad_request", "GET", "/v1/kv?prefix=a%00")
+        await expect(404, "not_found", "GET", "/v1/kv/absent?consistency=serializable")
+        await expect(405, "method_not_allowed", "PATCH", "/v1/kv/k")
+        ok = await client.put("/v1/kv/big", data=_chunks(1 << 20))
+        assert ok.status == 200 and (await ok.json())["revision"] == 1
+        got = await client.get("/v1/kv/big")
+        assert got.headers["X-Senate-Revision"] == "1" and len(await got.read()) == 1 << 20
+        listed = await client.get("/v1/kv", params={"prefix": "b", "encoding": "base64"})
+        items = (await listed.json())["items"]
+        assert [i["key"] for i in items] == ["big"] and items[0]["revision"] == 1
+
+    _run(tmp_path, check)
+
+
+def test_no_quorum_is_503_with_retry_after(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        for method, path in (("PUT", "/v1/kv/k"), ("GET", "/v1/kv/k"), ("GET", "/v1/kv")):
+            resp = await client.request(method, path, data=b"v" if method == "PUT" else None)
+            assert resp.status == 503, await resp.text()
+            assert resp.headers["Retry-After"] == "1"
+            assert (await resp.json())["error"] == "unavailable"
+        local = await client.get("/v1/kv", params={"consistency": "serializable"})
+        assert local.status == 200 and (await local.json())["items"] == []
+        status = await (await client.get("/v1/status")).json()
+        assert status["leader"] is None and len(status["members"]) == 3
+
+    _run(tmp_path, check, members=3)
