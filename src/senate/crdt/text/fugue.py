@@ -43,6 +43,10 @@ from __future__ import annotations
 from senate.crdt.text.records import InsertRun
 from senate.crdt.text.runs import Run, RunList
 
+# Runs grow in place up to this many characters: `str +=` on an attribute copies, so an
+# unbounded run would make long sequential typing quadratic. Encoding coalesces anyway.
+EXTEND_MAX = 1024
+
 
 def integrate(rl: RunList, op: InsertRun, text: str) -> Run:
     """Put `op` (whose origins are both present) into `rl`; return its run.
@@ -106,8 +110,3 @@ def integrate(rl: RunList, op: InsertRun, text: str) -> Run:
     run = Run(op.agent, op.seq, op.length, text, op.deleted, left, right)
     rl.insert_after(prev, run)
     return run
-
-
-# Runs grow in place up to this many characters: `str +=` on an attribute copies, so an
-# unbounded run would make long sequential typing quadratic. Encoding coalesces anyway.
-EXTEND_MAX = 1024

@@ -13,10 +13,14 @@ Rules kept in this file:
 
 Theory of operation. Blocks are short Python lists of runs (at most BLOCK_MAX) with
 a cached count of visible characters, so a visible position is found by skipping
-whole blocks and then walking one short list. A cursor (block index, visible
-characters before that block) is kept from the previous lookup: an editor types
-near where it typed last, so the skip is usually zero or one block. Finding a run by
-character id uses, per replica, a sorted list of run start seqs and `bisect`.
+whole blocks and then walking one short list. Two caches make that walk short for
+an editor, which edits next to where it just edited: a block cursor (block index,
+visible characters before it), kept exact by `_vis` and `_split_block`, and a run
+hint set by the local edit itself (the run it ended next to and the visible
+characters before that run), dropped at the next change of any visible count.
+Finding a run by character id goes through a per-replica SeqIndex (seqindex.py).
+Deleted neighbours that are halves of one split run are rejoined, so backspacing a
+word leaves one tombstone run, not one per keystroke.
 """
 
 from __future__ import annotations
@@ -205,16 +209,6 @@ class RunList:
         ix = self.index.get(agent)
         return None if ix is None else ix.next_at_or_after(seq)
 
-    def position_of(self, run: Run) -> int:
-        """Visible characters before `run` (a slow walk; for tests and debugging)."""
-        pos = 0
-        for r in self.runs():
-            if r is run:
-                return pos
-            if not r.deleted:
-                pos += r.length
-        raise KeyError(run)
-
     # ---- writing -------------------------------------------------------------
 
     def _vis(self, blk: Block, d: int) -> None:
@@ -338,15 +332,6 @@ class RunList:
         del runs[j]
         self.index[nxt.agent].remove(nxt)
         nxt.block = None
-
-    def remove(self, run: Run) -> None:
-        """Drop a tombstone run entirely (compaction); blocks are rebuilt afterwards."""
-        assert run.deleted
-        blk = run.block
-        assert blk is not None
-        blk.runs.remove(run)
-        self.index[run.agent].remove(run)
-        run.block = None
 
     def rebuild(self, runs: list[Run] | None = None) -> None:
         """Re-chunk all runs into half-full blocks (after decoding or compaction)."""
