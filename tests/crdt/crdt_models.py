@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from senate.crdt import (
     CRDT,
+    CausalLWWRegister,
     DWFlag,
     EWFlag,
     GCounter,
@@ -97,6 +98,21 @@ MODELS = [
         MVRegister,
         st.one_of(st.tuples(st.just("set"), scalars), st.just(("clear",))),
         _apply_simple,
+    ),
+    Model(
+        "causallww",
+        CausalLWWRegister,
+        st.one_of(st.tuples(st.just("set"), scalars), st.just(("clear",))),
+        _apply_simple,
+    ),
+    Model(
+        "ormap-causallww",
+        lambda r: ORMap(r, CausalLWWRegister),
+        st.one_of(
+            st.tuples(st.just("update"), keys, st.just("set"), scalars),
+            st.tuples(st.just("remove"), keys),
+        ),
+        _apply_map,
     ),
     Model("ewflag", EWFlag, st.sampled_from([("enable",), ("disable",)]), _apply_simple),
     Model("dwflag", DWFlag, st.sampled_from([("enable",), ("disable",)]), _apply_simple),

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from senate.crdt import (
     CRDT,
+    CausalLWWRegister,
     DWFlag,
     EWFlag,
     GCounter,
@@ -31,6 +32,7 @@ TYPES: list[type[CRDT]] = [
     PNCounter,
     LWWRegister,
     MVRegister,
+    CausalLWWRegister,
     EWFlag,
     DWFlag,
     GSet,

@@ -88,6 +88,8 @@ FIRST_OP: dict[str, tuple[object, ...]] = {
     "pncounter": ("increment", -2),
     "lwwregister": ("set", "v"),
     "mvregister": ("set", "v"),
+    "causallww": ("set", "v"),
+    "ormap-causallww": ("update", "k", "set", "v"),
     "ewflag": ("enable",),
     "dwflag": ("enable",),
     "gset": ("add", "x"),

@@ -7,6 +7,7 @@ import pytest
 
 from senate.clocks import Dot, HLCTimestamp, HybridLogicalClock
 from senate.crdt import (
+    CausalLWWRegister,
     DWFlag,
     EWFlag,
     GCounter,
@@ -284,3 +285,38 @@ def test_small_deltas_into_a_large_set_touch_the_right_keys() -> None:
     n.merge(m.copy())
     m.merge(n.remove(7))
     assert 5 not in m and 7 not in m and m.get(99) == {"w"} and len(m) == 29
+
+
+# -- the causal LWW register: causality, then HLC, then replica id ---------------------------
+def test_causal_lww_concurrent_writes_resolve_by_hlc_then_replica() -> None:
+    a = CausalLWWRegister("a", HybridLogicalClock("a", FakeTime(1000)))
+    b = a.fork("b", HybridLogicalClock("b", FakeTime(900)))
+    c = a.fork("c", HybridLogicalClock("c", FakeTime(1000)))
+    deltas = [a.set("a"), b.set("b"), c.set("c")]
+    for replica in (a, b, c):
+        for d in deltas:
+            replica.merge(d)
+        # Same physical ms and counter for a and c: the larger replica id wins.
+        assert replica.value == "c"
+        assert replica.timestamp == HLCTimestamp(1000, 0, "c")
+        assert len(replica.dots()) == 3  # concurrent writes are all kept until one sees them
+    b.merge(b.set("after all"))
+    a.merge(b)
+    # b's clock is behind, but its write saw the others: causality first.
+    assert a.value == "after all" and len(a.dots()) == 1
+
+
+def test_causal_lww_in_a_map_delete_keeps_only_concurrent_writes() -> None:
+    a = ORMap("a", CausalLWWRegister, HybridLogicalClock("a", FakeTime(5000)))
+    a.update("k", lambda r: r.set("old"))
+    b = a.fork("b")
+    assert b.clock is not None and b.clock.node == "b"
+    d_del = a.remove("k")  # DEL observed "old"
+    d_set = b.update("k", lambda r: r.set("new"))
+    a.merge(d_set)
+    b.merge(d_del)
+    assert a.value == b.value == {"k": "new"}
+    later = a.update("k", lambda r: r.set("newest"))
+    assert a.clock is not None and a.clock.last.physical == 5000  # the map's clock stamped it
+    b.merge(later)
+    assert a.get("k") == b.get("k") == "newest"

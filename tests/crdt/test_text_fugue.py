@@ -11,12 +11,14 @@ tombstone rejoining) against the algorithm they implement.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from senate.crdt.text import Text, TextDelta
+from senate.crdt.text import Text, TextDelta, runs, seqindex
 
 CharId = tuple[str, int]
 
@@ -97,11 +99,29 @@ action = st.one_of(
 )
 
 
+@contextmanager
+def tiny_blocks(on: bool) -> Iterator[None]:
+    """Blocks of 2 runs and index chunks of 1-2 entries, so that the small sessions
+    below cross block and chunk boundaries on almost every operation."""
+    saved = runs.BLOCK_MAX, seqindex.CHUNK
+    if on:
+        runs.BLOCK_MAX, seqindex.CHUNK = 2, 1
+    try:
+        yield
+    finally:
+        runs.BLOCK_MAX, seqindex.CHUNK = saved
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(action, max_size=40))
+@given(st.lists(action, max_size=40), st.booleans())
 def test_run_based_fugue_matches_the_per_character_algorithm(
-    actions: list[tuple[str, str, object, object]],
+    actions: list[tuple[str, str, object, object]], small: bool
 ) -> None:
+    with tiny_blocks(small):
+        check_against_oracle(actions)
+
+
+def check_against_oracle(actions: list[tuple[str, str, object, object]]) -> None:
     reps = {r: Text(r) for r in REPLICAS}
     created: list[TextDelta] = []
     for kind, r, x, y in actions:

@@ -7,7 +7,7 @@ Every type has the same shape (see senate.crdt.base):
     b.merge(d); b.merge(c)                           # deltas or whole replicas, any order
     c.value; c.encode(); PNCounter.decode(data)      # canonical msgpack, validated decode
 
-Causal types (ORSet, EWFlag, DWFlag, MVRegister, ORMap) keep a causal context
+Causal types (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, ORMap) keep a causal context
 (`.context`, a senate.clocks.DotContext) and their deltas carry theirs. DeltaBuffer
 ships deltas to peers until they acknowledge them.
 """
@@ -19,13 +19,14 @@ from senate.crdt.counters import GCounter, PNCounter
 from senate.crdt.delta_buffer import DeltaBatch, DeltaBuffer
 from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.ormap import ORMap
-from senate.crdt.registers import LWWRegister, MVRegister
+from senate.crdt.registers import CausalLWWRegister, LWWRegister, MVRegister
 from senate.crdt.sets import GSet, ORSet, TwoPSet
 
 __all__ = [
     "CRDT",
     "CausalCRDT",
     "CausalKind",
+    "CausalLWWRegister",
     "DWFlag",
     "DeltaBatch",
     "DeltaBuffer",

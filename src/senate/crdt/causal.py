@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Protocol, Self
 
-from senate.clocks import Dot, DotContext
+from senate.clocks import Dot, DotContext, HybridLogicalClock
 from senate.crdt._codec import (
     ctx_plain,
     dot_plain,
@@ -181,7 +181,7 @@ class CausalKind:
         self,
         shape: Shape,
         descriptor: Any,
-        factory: Callable[[str, Any, DotContext], CausalCRDT],
+        factory: Callable[[str, Any, DotContext, HybridLogicalClock | None], CausalCRDT],
         value: Callable[[Any], Any],
     ) -> None:
         self.shape = shape
@@ -192,8 +192,11 @@ class CausalKind:
     def value(self, store: Any) -> Any:
         return self._value(store)
 
-    def embed(self, replica: str, store: Any, ctx: DotContext) -> CausalCRDT:
-        return self._factory(replica, store, ctx)
+    def embed(
+        self, replica: str, store: Any, ctx: DotContext, clock: HybridLogicalClock | None = None
+    ) -> CausalCRDT:
+        """Wrap `store` and a borrowed `ctx`; `clock` is for values that need one."""
+        return self._factory(replica, store, ctx, clock)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CausalKind):
@@ -232,8 +235,11 @@ class CausalCRDT(CRDT):
         return frozenset(self.kind.shape.dots(self._store))
 
     @classmethod
-    def _embedded(cls, replica: str, store: Any, ctx: DotContext) -> Self:
-        """Wrap a store and a *borrowed* context (an ORMap's) without copying either."""
+    def _embedded(
+        cls, replica: str, store: Any, ctx: DotContext, clock: HybridLogicalClock | None = None
+    ) -> Self:
+        """Wrap a store and a *borrowed* context (an ORMap's) without copying either.
+        `clock` is ignored here; clocked values override this."""
         out = cls(replica)
         out._store = store
         out._ctx = ctx

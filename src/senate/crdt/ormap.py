@@ -12,8 +12,10 @@ removes exactly the dots it observed under that key. Join is the DotMap join, so
   disabling an enable-wins flag or emptying a set drops its key).
 
 Rules kept in this file:
-- values are causal CRDTs of one kind per map (ORSet, EWFlag, DWFlag, MVRegister or,
-  nested, ORMap.of(...)); the kind is part of the state and of the encoding;
+- values are causal CRDTs of one kind per map (ORSet, EWFlag, DWFlag, MVRegister,
+  CausalLWWRegister or, nested, ORMap.of(...)); the kind is part of the state and of
+  the encoding;
+- the map's HLC (optional, node = replica id) is lent to values that stamp writes;
 - a delta of `update` is computed from what changed: the dots added, the dots removed
   and every dot drawn (even one added and removed again inside the update, so that
   receivers' contexts have no gaps and stay compact).
@@ -24,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Self, TypeVar
 
-from senate.clocks import Dot, DotContext
+from senate.clocks import Dot, DotContext, HybridLogicalClock
 from senate.crdt._codec import MAX_DEPTH, Element, check_element, expect_list, sort_key
 from senate.crdt.causal import CausalCRDT, CausalKind, DotMapShape, KeyedCausalCRDT
 from senate.crdt.flags import DWFlag, EWFlag
-from senate.crdt.registers import MVRegister
+from senate.crdt.registers import CausalLWWRegister, MVRegister, fork_clock, own_clock
 from senate.crdt.sets import ORSet
 from senate.errors import CRDTError, DecodeError
 
@@ -37,7 +39,7 @@ V = TypeVar("V", bound=CausalCRDT)
 ValueType = type[CausalCRDT] | CausalKind
 
 _BASIC_KINDS: dict[str, CausalKind] = {
-    cls.KIND.descriptor: cls.KIND for cls in (ORSet, EWFlag, DWFlag, MVRegister)
+    cls.KIND.descriptor: cls.KIND for cls in (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister)
 }
 
 
@@ -49,7 +51,8 @@ def kind_of(value_type: ValueType) -> CausalKind:
         if isinstance(kind, CausalKind) and value_type is not ORMap:
             return kind
     raise CRDTError(
-        "ORMap values must be ORSet, EWFlag, DWFlag, MVRegister or ORMap.of(...), "
+        "ORMap values must be ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister "
+        "or ORMap.of(...), "
         f"got {value_type!r:.60}"
     )
 
@@ -67,21 +70,41 @@ def _kind_from_descriptor(obj: object, depth: int = 0) -> CausalKind:
 class ORMap(KeyedCausalCRDT):
     """An observed-remove map from keys (str, bytes, int) to causal CRDT values."""
 
-    __slots__ = ("_kind", "_map_kind")
+    __slots__ = ("_clock", "_kind", "_map_kind")
     TAG = "ormap"
 
-    def __init__(self, replica: str, value_type: ValueType) -> None:
+    def __init__(
+        self, replica: str, value_type: ValueType, clock: HybridLogicalClock | None = None
+    ) -> None:
         self._kind = kind_of(value_type)
         self._map_kind = ORMap.of(self._kind)
         super().__init__(replica)
+        self._clock = None if clock is None else own_clock(clock, replica)
+
+    @property
+    def clock(self) -> HybridLogicalClock | None:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: HybridLogicalClock | None) -> None:
+        self._clock = None if clock is None else own_clock(clock, self._replica)
+
+    def fork(self, replica: str, clock: HybridLogicalClock | None = None) -> Self:
+        twin = super().fork(replica)
+        if clock is None and self._clock is not None:
+            clock = fork_clock(self._clock, twin.replica)
+        twin.clock = clock
+        return twin
 
     @staticmethod
     def of(value_type: ValueType) -> CausalKind:
         """The kind "ORMap with values of `value_type`", to nest maps in maps."""
         inner = kind_of(value_type)
 
-        def embed(replica: str, store: Any, ctx: DotContext) -> CausalCRDT:
-            out = ORMap(replica, inner)
+        def embed(
+            replica: str, store: Any, ctx: DotContext, clock: HybridLogicalClock | None
+        ) -> CausalCRDT:
+            out = ORMap(replica, inner, clock)
             out._store, out._ctx = store, ctx
             return out
 
@@ -100,7 +123,7 @@ class ORMap(KeyedCausalCRDT):
         return self._kind
 
     def _blank(self) -> Self:
-        return type(self)(self._replica, self._kind)
+        return type(self)(self._replica, self._kind, self._clock)
 
     # -- mutators ---------------------------------------------------------------------------
     def update(self, key: Element, mutate: Callable[[Any], object]) -> Self:
@@ -112,7 +135,7 @@ class ORMap(KeyedCausalCRDT):
         before = shape.copy(self._store[key]) if key in self._store else shape.empty()
         before_dots = set(shape.dots(before))
         first = self._ctx.max_counter(self._replica)
-        child = self._kind.embed(self._replica, shape.copy(before), self._ctx)
+        child = self._kind.embed(self._replica, shape.copy(before), self._ctx, self._clock)
         mutate(child)
         if child._ctx is not self._ctx:
             raise CRDTError("a map value's context was replaced during update")

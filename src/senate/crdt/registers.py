@@ -11,6 +11,10 @@ Rules kept in this file:
   always 0: it then orders writes like a Lamport clock (causality, then replica id).
 - MVRegister: a causal DotFun of values; a write replaces the values it saw, so
   concurrent writes are all kept until a later write that saw them all.
+- CausalLWWRegister: an MVRegister whose entries carry HLC timestamps and whose value
+  is the entry with the largest one: last-writer-wins "by causality, then HLC, then
+  replica id" (Redis Active-Active strings). Being causal it can live in an ORMap,
+  where removing its key removes exactly the writes the remove observed.
 - Values are msgpack scalars (None, bool, 64-bit int, non-NaN float, str, bytes).
 """
 
@@ -37,6 +41,38 @@ def _zero_ms() -> int:
     return 0
 
 
+def own_clock(clock: HybridLogicalClock | None, replica: str) -> HybridLogicalClock:
+    """The clock a replica stamps its writes with (a Lamport-like HLC if none given)."""
+    if clock is None:
+        return HybridLogicalClock(replica, _zero_ms, max_drift_ms=None)
+    if not isinstance(clock, HybridLogicalClock):
+        raise CRDTError(f"clock must be a HybridLogicalClock, got {type(clock).__name__}")
+    if clock.node != replica:
+        # The timestamp's node id is the tie-break, so it must be this replica's id.
+        raise CRDTError(f"clock node {clock.node!r} is not replica {replica!r}")
+    return clock
+
+
+def fork_clock(clock: HybridLogicalClock, replica: str) -> HybridLogicalClock:
+    """A clock for a fork: same physical source and drift bound, never behind `clock`."""
+    last = clock.last
+    return HybridLogicalClock(
+        replica,
+        clock.physical,
+        max_drift_ms=clock.max_drift_ms,
+        last=HLCTimestamp(last.physical, last.logical, replica),
+    )
+
+
+def stamp_after(clock: HybridLogicalClock, seen: HLCTimestamp | None) -> HLCTimestamp:
+    """A timestamp for a write that has seen `seen`: the clock's next reading, made
+    larger than `seen` by an HLC receive event if needed (ClockError past the drift)."""
+    stamp = clock.now()
+    if seen is not None and stamp <= seen:
+        stamp = clock.receive(seen)
+    return stamp
+
+
 class LWWRegister(CRDT):
     """A last-writer-wins register ordered by hybrid logical clock, then replica id."""
 
@@ -50,14 +86,7 @@ class LWWRegister(CRDT):
         self._clock = self._own_clock(clock)
 
     def _own_clock(self, clock: HybridLogicalClock | None) -> HybridLogicalClock:
-        if clock is None:
-            return HybridLogicalClock(self._replica, _zero_ms, max_drift_ms=None)
-        if not isinstance(clock, HybridLogicalClock):
-            raise CRDTError(f"clock must be a HybridLogicalClock, got {type(clock).__name__}")
-        if clock.node != self._replica:
-            # The timestamp's node id is the tie-break, so it must be this replica's id.
-            raise CRDTError(f"clock node {clock.node!r} is not replica {self._replica!r}")
-        return clock
+        return own_clock(clock, self._replica)
 
     @property
     def clock(self) -> HybridLogicalClock:
@@ -80,9 +109,7 @@ class LWWRegister(CRDT):
         """Write `value`; returns the delta. Raises ClockError if the current value's
         timestamp is beyond the clock's drift bound."""
         check_scalar(value)
-        stamp = self._clock.now()
-        if self._stamp is not None and stamp <= self._stamp:
-            stamp = self._clock.receive(self._stamp)
+        stamp = stamp_after(self._clock, self._stamp)
         self._stamp, self._value = stamp, value
         return self._with(stamp, value)
 
@@ -100,15 +127,7 @@ class LWWRegister(CRDT):
     def fork(self, replica: str, clock: HybridLogicalClock | None = None) -> Self:
         replica = check_replica(replica)
         twin = super().fork(replica)
-        if clock is None:
-            last = self._clock.last
-            clock = HybridLogicalClock(
-                replica,
-                self._clock.physical,
-                max_drift_ms=self._clock.max_drift_ms,
-                last=HLCTimestamp(last.physical, last.logical, replica),
-            )
-        twin._clock = twin._own_clock(clock)
+        twin._clock = twin._own_clock(clock or fork_clock(self._clock, replica))
         return twin
 
     def _join(self, other: Self) -> None:
@@ -182,4 +201,96 @@ MVRegister.KIND = CausalKind(
     "mvregister",
     MVRegister._embedded,
     _mv_value,
+)
+
+
+# An entry of a CausalLWWRegister: (packed HLC time, HLC node id, value); tuples of
+# msgpack scalars, so entries order and encode like the timestamps they hold.
+LWWEntry = tuple[int, str, Scalar]
+
+
+def _check_entry(obj: object) -> LWWEntry:
+    packed, node, value = expect_list(obj, "causal LWW entry", 3)
+    stamp = HLCTimestamp.unpack(packed, node)
+    return (stamp.pack(), stamp.node, expect_scalar(value, "register value"))
+
+
+def _winner(store: Any) -> LWWEntry | None:
+    best: LWWEntry | None = None
+    for entry in store.values():
+        if best is None or (entry[:2], sort_key(entry[2])) > (best[:2], sort_key(best[2])):
+            best = entry
+    return best
+
+
+def _lww_value(store: Any) -> Scalar:
+    best = _winner(store)
+    return None if best is None else best[2]
+
+
+class CausalLWWRegister(CausalCRDT):
+    """A last-writer-wins register ordered by causality, then HLC, then replica id."""
+
+    __slots__ = ("_clock",)
+    TAG = "causallww"
+
+    def __init__(self, replica: str, clock: HybridLogicalClock | None = None) -> None:
+        super().__init__(replica)
+        self._clock = own_clock(clock, replica)
+
+    @classmethod
+    def _embedded(
+        cls, replica: str, store: Any, ctx: DotContext, clock: HybridLogicalClock | None = None
+    ) -> Self:
+        out = cls(replica, clock)
+        out._store = store
+        out._ctx = ctx
+        return out
+
+    def _blank(self) -> Self:
+        return type(self)(self._replica, self._clock)
+
+    @property
+    def clock(self) -> HybridLogicalClock:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: HybridLogicalClock) -> None:
+        self._clock = own_clock(clock, self._replica)
+
+    def fork(self, replica: str, clock: HybridLogicalClock | None = None) -> Self:
+        twin = super().fork(replica)
+        twin._clock = own_clock(clock or fork_clock(self._clock, twin.replica), twin.replica)
+        return twin
+
+    def set(self, value: Scalar) -> Self:
+        """Write `value`, replacing every write seen here; returns the delta. Raises
+        ClockError if a seen timestamp is beyond the clock's drift bound."""
+        check_scalar(value)
+        stamp = stamp_after(self._clock, self.timestamp)
+        seen = set(self._store)
+        dot = self._ctx.next_dot(self._replica)
+        entry: LWWEntry = (stamp.pack(), stamp.node, value)
+        self._store = {dot: entry}
+        return self._with({dot: entry}, DotContext.of(seen | {dot}))
+
+    def clear(self) -> Self:
+        """Remove every write seen here; returns the delta."""
+        seen = set(self._store)
+        self._store = {}
+        return self._with({}, DotContext.of(seen))
+
+    @property
+    def timestamp(self) -> HLCTimestamp | None:
+        """The largest timestamp among the live writes (None if there is none)."""
+        best = _winner(self._store)
+        return None if best is None else HLCTimestamp.unpack(best[0], best[1])
+
+    @property
+    def value(self) -> Scalar:
+        return _lww_value(self._store)
+
+
+CausalLWWRegister.KIND = CausalKind(
+    DotFunShape(_check_entry), "causallww", CausalLWWRegister._embedded, _lww_value
 )
