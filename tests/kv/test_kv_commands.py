@@ -82,7 +82,7 @@ def test_decode_rejects(data: bytes, needle: str) -> None:
 
 
 def test_key_of_1024_bytes_is_fine_1025_is_not() -> None:
-    assert decode_request(raw("c", 1, [0, "k" * 1024, b"", None, None])).op.key == "k" * 1024
+    assert decode_request(raw("c", 1, [0, "k" * 1024, b"", None, None])).op == Put("k" * 1024, b"")
     with pytest.raises(MalformedInput):
         decode_request(raw("c", 1, [0, "k" * 1025, b"", None, None]))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kv_client import Client
 
-from senate.kv import KVStore, Lease, LeaseGrant, LeaseKeeper, LeaseRevoke, Put, Result
+from senate.kv import Command, KVStore, Lease, LeaseGrant, LeaseKeeper, LeaseRevoke, Put, Result
 
 
 def test_expiry_after_ttl_earliest_first() -> None:
@@ -58,7 +58,13 @@ def test_reset_all_from_the_store_and_observe_results() -> None:
     s = KVStore()
     c = Client(s)
     follower = LeaseKeeper()  # fed on every node from the apply results
-    for op in [LeaseGrant(1, 100), LeaseGrant(2, 200), Put("a", b"", lease=1), LeaseRevoke(1)]:
+    ops: list[Command] = [
+        LeaseGrant(1, 100),
+        LeaseGrant(2, 200),
+        Put("a", b"", lease=1),
+        LeaseRevoke(1),
+    ]
+    for op in ops:
         follower.observe(c.do(op), now=0)
     follower.observe(Result(0, True), now=0)  # not a lease result: ignored
     assert 1 not in follower and 2 in follower and follower.ttl(2) == 200

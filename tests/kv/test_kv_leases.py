@@ -13,6 +13,7 @@ from senate.kv import (
     LEASE_EXISTS,
     LEASE_NOT_FOUND,
     TOO_MANY_LEASES,
+    Command,
     Compare,
     CompareOp,
     CompareTarget,
@@ -174,7 +175,8 @@ def test_leases_survive_snapshot_and_restore() -> None:
 
 
 def test_lease_command_codec() -> None:
-    for op in [LeaseGrant(1, 1), LeaseGrant(2**63 - 1, MAX_TTL_MS), LeaseRevoke(77)]:
+    good: list[Command] = [LeaseGrant(1, 1), LeaseGrant(2**63 - 1, MAX_TTL_MS), LeaseRevoke(77)]
+    for op in good:
         req = Request("c", 1, op)
         assert decode_request(encode_request(req)) == req
     put = Request("c", 1, Put("k", b"v", lease=12))
@@ -182,14 +184,15 @@ def test_lease_command_codec() -> None:
     # A put without a lease keeps its old 5-field wire form.
     old = msgpack.packb(["c", 1, [0, "k", b"v", None, None]], use_bin_type=True)
     assert encode_request(Request("c", 1, Put("k", b"v"))) == old
-    for bad in [
+    bad_ops: list[Command] = [
         LeaseGrant(0, 1),
         LeaseGrant(1, 0),
         LeaseGrant(1, MAX_TTL_MS + 1),
         LeaseGrant(True, 5),
         LeaseRevoke(0),
         LeaseRevoke(-1),
-    ]:  # type: ignore[arg-type]
+    ]
+    for bad in bad_ops:
         with pytest.raises(MalformedInput):
             encode_request(Request("c", 1, bad))
     with pytest.raises(MalformedInput):
@@ -239,6 +242,9 @@ def test_restore_rejects_keys_on_unknown_leases() -> None:
         snap([], [[0, 10]]),
         snap([], [[4, 0]]),
         snap([["a", b"", 1, 1, 1]], []),  # format 1 items in a format 2 snapshot
+        snap([["a", b"", 1, 1, 1, None]], []),  # lease must be an integer
+        snap([["a", b"", 1, 1, 1, False]], []),
+        snap([["a", b"", 1, 1, 1, -1]], []),
     ]:
         with pytest.raises(MalformedInput):
             KVStore.restore(bad)
