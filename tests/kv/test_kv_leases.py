@@ -260,3 +260,18 @@ def test_format_1_snapshots_still_restore() -> None:
     session = s.sessions.get("c")
     assert session is not None and session.result.revision == 2
     assert KVStore.restore(s.snapshot()).snapshot() == s.snapshot()
+
+
+def test_restore_over_the_lease_bound_loads_all_and_refuses_new_grants() -> None:
+    s = KVStore()
+    c = Client(s)
+    for lease_id in (1, 2, 3):
+        c.do(LeaseGrant(lease_id, 10))
+    small = KVStore.restore(s.snapshot(), max_leases=2)
+    assert [lease.lease_id for lease in small.leases] == [1, 2, 3]
+    d = Client(small, "d")
+    assert lease_result(d.do(LeaseGrant(4, 10))).error == TOO_MANY_LEASES
+    d.do(LeaseRevoke(1))
+    assert lease_result(d.do(LeaseGrant(4, 10))).error == TOO_MANY_LEASES
+    d.do(LeaseRevoke(2))
+    assert d.do(LeaseGrant(4, 10)).succeeded

@@ -232,3 +232,23 @@ def test_a_hub_that_missed_revisions_compacts_instead_of_lying() -> None:
     hub.publish(9, s.watch_hub.events_since(5))  # a gap: revisions 1..8 never seen
     assert w.closed and isinstance(w.error, Compacted) and hub.oldest_revision == 9
     assert [e.revision for e in hub.events_since(9)] == [5, 5]
+
+
+def test_install_in_place_keeps_the_hub_limits_and_identity() -> None:
+    leader = KVStore()
+    fill(leader)
+    node = KVStore(max_value_bytes=3, watch_hub=WatchHub(max_events=2))
+    hub = node.watch_hub
+    got: list[Event] = []
+    hub.watch(6, got.extend)
+    node.install(leader.snapshot())
+    assert node.watch_hub is hub and node.revision == 5 and node.items() == leader.items()
+    assert node.applied_index == leader.applied_index and hub.oldest_revision == 6
+    c = Client(node, "n")
+    assert c.do(Put("big", b"1234")).error is not None  # the node's own limit stays
+    c.do(Put("k", b"1"))
+    assert brief(got) == [("put", "k", b"1", 6)]
+    before = node.snapshot()
+    with pytest.raises(MalformedInput):
+        node.install(b"garbage")
+    assert node.snapshot() == before

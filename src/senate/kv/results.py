@@ -26,7 +26,9 @@ class Result:
     revision: the store's revision after the command (the new revision if it
     mutated, else the current one). prev: the key before the command, if it
     existed. deleted: a Delete removed the key. error: the command was rejected
-    (malformed or stale) and nothing changed.
+    (malformed, stale, or a lease error such as leases.LEASE_NOT_FOUND) and nothing
+    changed. Txns and lease commands answer with subclasses (txn.TxnResult,
+    leases.LeaseResult) that add their own fields.
     """
 
     revision: int

@@ -42,7 +42,7 @@ from senate.kv.leases import (
 from senate.kv.ops import MAX_VALUE_BYTES, Delete, Put
 from senate.kv.results import KeyValue, Result
 from senate.kv.sessions import DEFAULT_MAX_SESSIONS, SessionTable
-from senate.kv.snapshot import decode_state, encode_state
+from senate.kv.snapshot import State, decode_state, encode_state
 from senate.kv.txn import (
     DeleteResult,
     Get,
@@ -296,31 +296,41 @@ class KVStore:
         Pass the old store's `watch_hub` to keep its watchers: the hub is reset to
         the snapshot's revision (watchers that had not reached it are closed with
         Compacted). Without one the new store gets a fresh hub. Either way the
-        oldest revision a watch can start from is the snapshot's revision + 1.
+        oldest revision a watch can start from is the snapshot's revision + 1 (or
+        older, if the hub was already at that revision and keeps its history).
         """
         state = decode_state(data)
-        hub = watch_hub if watch_hub is not None else WatchHub()
         store = cls(
             max_sessions=max_sessions,
             max_value_bytes=max_value_bytes,
             max_leases=max_leases,
-            watch_hub=hub,
+            watch_hub=watch_hub,
         )
-        store._applied_index = state.applied_index
-        store._revision = state.revision
-        store._data = {kv.key: kv for kv in state.items}
-        store._keys = [kv.key for kv in state.items]  # decode_state checked the order
-        store.sessions.load(state.sessions)
-        # decode_state checked that every key's lease exists; a smaller max_leases
-        # than the writer's still loads them all (dropping one would fork the replica).
-        store.leases.max_leases = max(max_leases, len(state.leases))
+        store._load(state)
+        return store
+
+    def install(self, data: bytes) -> None:
+        """Replace this store's state by a snapshot's, in place, keeping its limits and
+        its watch hub (reset as in `restore`). Raises MalformedInput, changing nothing.
+        """
+        self._load(decode_state(data))
+
+    def _load(self, state: State) -> None:
+        self._applied_index = state.applied_index
+        self._revision = state.revision
+        self._data = {kv.key: kv for kv in state.items}
+        self._keys = [kv.key for kv in state.items]  # decode_state checked the order
+        self._events = []
+        self.sessions.load(state.sessions)
+        # decode_state checked that every key's lease exists. Over max_leases, all are
+        # still loaded (dropping one would fork this replica); grants wait for room.
+        self.leases = LeaseTable(self.leases.max_leases)
         for lease_id, ttl_ms in state.leases:
-            store.leases.grant(lease_id, ttl_ms)
+            self.leases.grant(lease_id, ttl_ms)
         for kv in state.items:
             if kv.lease:
-                store.leases.attach(kv.lease, kv.key)
-        hub.reset(state.revision)
-        return store
+                self.leases.attach(kv.lease, kv.key)
+        self.watch_hub.reset(state.revision)
 
     def items(self) -> list[KeyValue]:
         """Every key-value pair, sorted by key."""
