@@ -7,6 +7,7 @@ Every type has the same shape (see senate.crdt.base):
     b.merge(d); b.merge(c)                           # deltas or whole replicas, any order
     c.value; c.encode(); PNCounter.decode(data)      # canonical msgpack, validated decode
 
+Text (senate.crdt.text) is the sequence CRDT with the same shape.
 Causal types (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, ORMap) keep a causal context
 (`.context`, a senate.clocks.DotContext) and their deltas carry theirs. DeltaBuffer
 ships deltas to peers until they acknowledge them.
@@ -21,6 +22,7 @@ from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.ormap import ORMap
 from senate.crdt.registers import CausalLWWRegister, LWWRegister, MVRegister
 from senate.crdt.sets import GSet, ORSet, TwoPSet
+from senate.crdt.text import Text
 
 __all__ = [
     "CRDT",
@@ -40,5 +42,6 @@ __all__ = [
     "ORSet",
     "PNCounter",
     "Scalar",
+    "Text",
     "TwoPSet",
 ]
