@@ -11,10 +11,12 @@ tombstone rejoining) against the algorithm they implement.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -126,13 +128,18 @@ def check_against_oracle(actions: list[tuple[str, str, object, object]]) -> None
     created: list[TextDelta] = []
     for kind, r, x, y in actions:
         doc = reps[r]
+        before = str(doc)
         if kind == "ins":
             assert isinstance(x, float) and isinstance(y, str)
-            created.append(doc.insert(round(x * len(doc)), y))
+            pos = round(x * len(doc))
+            created.append(doc.insert(pos, y))
+            assert str(doc) == before[:pos] + y + before[pos:]  # the edit lands where asked
         elif kind == "del" and len(doc):
             assert isinstance(x, float) and isinstance(y, int)
             pos = min(round(x * len(doc)), len(doc) - 1)
-            created.append(doc.delete(pos, min(y, len(doc) - pos)))
+            n = min(y, len(doc) - pos)
+            created.append(doc.delete(pos, n))
+            assert str(doc) == before[:pos] + before[pos + n :]
         elif kind == "sync":
             assert isinstance(x, str)
             doc.merge(reps[x].delta_since(doc.version))
@@ -143,3 +150,25 @@ def check_against_oracle(actions: list[tuple[str, str, object, object]]) -> None
         for other in reps.values():
             doc.merge(other)
         assert str(doc) == str(oracle)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("small", [True, False])
+def test_long_random_sessions_edit_where_asked_and_match_the_oracle(
+    seed: int, small: bool
+) -> None:
+    # Longer than hypothesis sessions: many runs, many blocks, remote ops landing
+    # before and after the local cursor between local edits.
+    rnd = random.Random(seed)
+    actions: list[tuple[str, str, object, object]] = []
+    for _ in range(400):
+        r = rnd.choice(REPLICAS)
+        roll = rnd.random()
+        if roll < 0.55:
+            actions.append(("ins", r, rnd.random(), rnd.choice(["x", "yz", "wxyz"])))
+        elif roll < 0.85:
+            actions.append(("del", r, rnd.random(), rnd.randint(1, 3)))
+        else:
+            actions.append(("sync", r, rnd.choice(REPLICAS), 0))
+    with tiny_blocks(small):
+        check_against_oracle(actions)
