@@ -320,3 +320,13 @@ def test_causal_lww_in_a_map_delete_keeps_only_concurrent_writes() -> None:
     assert a.clock is not None and a.clock.last.physical == 5000  # the map's clock stamped it
     b.merge(later)
     assert a.get("k") == b.get("k") == "newest"
+
+
+def test_ormap_nesting_limit_is_the_same_for_building_and_decoding() -> None:
+    kind = ORMap.of(ORSet)
+    for _ in range(7):
+        kind = ORMap.of(kind)
+    deepest = ORMap("a", kind)  # eight maps inside the outer one
+    assert ORMap.decode(deepest.encode()) == deepest
+    with pytest.raises(CRDTError, match="nest"):
+        ORMap("a", ORMap.of(kind))

@@ -24,7 +24,7 @@ Rules kept in this file:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from senate.clocks import Dot, DotContext, HybridLogicalClock
 from senate.crdt._codec import MAX_DEPTH, Element, check_element, expect_list, sort_key
@@ -33,8 +33,6 @@ from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.registers import CausalLWWRegister, MVRegister, fork_clock, own_clock
 from senate.crdt.sets import ORSet
 from senate.errors import CRDTError, DecodeError
-
-V = TypeVar("V", bound=CausalCRDT)
 
 ValueType = type[CausalCRDT] | CausalKind
 
@@ -100,6 +98,11 @@ class ORMap(KeyedCausalCRDT):
     def of(value_type: ValueType) -> CausalKind:
         """The kind "ORMap with values of `value_type`", to nest maps in maps."""
         inner = kind_of(value_type)
+        depth, descriptor = 0, inner.descriptor
+        while isinstance(descriptor, list):
+            depth, descriptor = depth + 1, descriptor[1]
+        if depth > MAX_DEPTH:
+            raise CRDTError(f"ORMap values nest at most {MAX_DEPTH} maps deep")
 
         def embed(
             replica: str, store: Any, ctx: DotContext, clock: HybridLogicalClock | None
@@ -129,7 +132,8 @@ class ORMap(KeyedCausalCRDT):
     def update(self, key: Element, mutate: Callable[[Any], object]) -> Self:
         """Apply `mutate` to the value at `key` (created empty if absent); returns the
         delta. `mutate` gets a live value object (ORSet, EWFlag, ...) and may call any
-        of its mutators, any number of times; its return value is ignored."""
+        of its mutators, any number of times; its return value is ignored. If `mutate`
+        raises, the value is left as it was (dots it drew stay used up)."""
         check_element(key)
         shape = self._kind.shape
         before = shape.copy(self._store[key]) if key in self._store else shape.empty()
