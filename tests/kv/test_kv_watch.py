@@ -70,6 +70,10 @@ def test_bad_arguments() -> None:
         hub.events_since(1, key="a", prefix="a")
     with pytest.raises(MalformedInput):
         hub.watch(1, print, key="a", prefix="a")
+    for start in [0, -1, "3", 2.0, True]:
+        with pytest.raises(MalformedInput):
+            hub.watch(start, print)  # type: ignore[arg-type]
+    assert hub.watchers == []
 
 
 def test_history_is_bounded_and_old_starts_are_compacted() -> None:

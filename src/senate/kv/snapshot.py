@@ -139,6 +139,8 @@ class _Reader:
 
     def op_result(self, obj: object) -> OpResult:
         fields = _list(obj, None, "txn op result")
+        if not fields or type(fields[0]) is not int:
+            raise MalformedInput("snapshot: txn op result needs an integer kind")
         if fields and fields[0] == 0 and len(fields) == 3:
             return PutResult(
                 self.revision_at_most_now(fields[1], "put revision"), self.opt_kv(fields[2])

@@ -71,7 +71,7 @@ class Event:
         return b"" if self.kv is None else self.kv.value
 
     def size(self) -> int:
-        """Bytes of keys and values this event keeps alive (for the history bound)."""
+        """About the bytes of keys and values this event keeps alive (the history bound)."""
         prev = 0 if self.prev is None else len(self.prev.value)
         return len(self.key) + len(self.value) + prev
 
@@ -85,6 +85,12 @@ def _matches(event: Event, key: str | None, prefix: str | None) -> bool:
 def _check_filter(key: str | None, prefix: str | None) -> None:
     if key is not None and prefix is not None:
         raise MalformedInput("watch a key or a prefix, not both")
+
+
+def _check_start(start_revision: object) -> int:
+    if type(start_revision) is not int or start_revision < 1:
+        raise MalformedInput(f"start revision must be an integer >= 1, got {start_revision!r}")
+    return start_revision
 
 
 OnEvents = Callable[[list["Event"]], None]
@@ -162,8 +168,7 @@ class WatchHub:
         if it is below 1 or both key and prefix are given.
         """
         _check_filter(key, prefix)
-        if type(start_revision) is not int or start_revision < 1:
-            raise MalformedInput(f"start revision must be an integer >= 1, got {start_revision!r}")
+        _check_start(start_revision)
         if start_revision <= self._compacted:
             raise Compacted(self.oldest_revision)
         skip = max(0, start_revision - self.oldest_revision)  # revisions are contiguous
@@ -187,7 +192,7 @@ class WatchHub:
         this returns; later ones as they are published. Raises like events_since.
         """
         _check_filter(key, prefix)
-        start = self._revision + 1 if start_revision is None else start_revision
+        start = self._revision + 1 if start_revision is None else _check_start(start_revision)
         backlog = self.events_since(start, key, prefix) if start <= self._revision else []
         watcher = Watcher(self, max(start, self._revision + 1), key, prefix, on_events, on_close)
         self._watchers.append(watcher)
