@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from senate.crdt.text.doc import MAX_REPLICA_ID, Text
 from senate.crdt.text.records import CharId, DeleteRun, InsertRun, TextDelta
 from senate.crdt.text.runs import Run
-from senate.errors import DecodeError
+from senate.errors import CRDTError, DecodeError
 
 MAGIC = b"SNTX"
 FORMAT = 1
@@ -431,7 +431,10 @@ def decode_doc(data: bytes) -> Text:
         if d.seq + d.length > vv.get(d.agent, 0):
             raise DecodeError(f"delete {d.agent}:{d.seq} is beyond the document's version")
     doc = Text(replica)
-    doc._load(runs, vv, floor, deletes)
-    if w_ins or w_del:
-        doc.merge(TextDelta(w_ins, w_del))
+    try:
+        doc._load(runs, vv, floor, deletes)
+        if w_ins or w_del:
+            doc.merge(TextDelta(w_ins, w_del))
+    except CRDTError as e:  # waiting ops that are in fact applicable and inconsistent
+        raise DecodeError(f"inconsistent text document: {e}") from None
     return doc
