@@ -14,7 +14,7 @@ import time
 
 from senate.consensus.types import DurableState, Entry, HardState, Membership, Role, Snapshot
 from senate.kv import KVStore, Put, Request, Result, encode_request
-from senate.raft import raft_factory
+from senate.raft import MessageType, RaftMessage, raft_factory
 from senate.runtime.driver import Driver
 from senate.storage import MemoryLogStore
 
@@ -157,3 +157,40 @@ def test_snapshots_compact_and_a_restart_recovers_from_them() -> None:
     # What the snapshot does not cover is still in the log after it.
     last = durable.entries[-1].index if durable.entries else durable.snapshot.index
     assert last >= 36
+
+
+def test_a_snapshot_from_the_leader_completes_the_writes_it_covers() -> None:
+    leader_kv = KVStore()
+    for index in range(1, 11):
+        seq = 5 if index == 7 else 100 + index
+        client = "c" if index == 7 else f"other-{index}"
+        leader_kv.apply(index, encode_request(Request(client, seq, Put("k", b"%d" % index))))
+    members = Membership(frozenset({"n1", "n2", "n3"}))
+    snap = Snapshot(10, 1, members, leader_kv.snapshot())
+
+    async def main() -> None:
+        store = MemoryLogStore()
+        engine = raft_factory()("n1", members, store.load(), random.Random(3))
+        sent: list[RaftMessage] = []
+        driver = Driver(
+            engine=engine,
+            store=store,
+            kv=KVStore(),
+            send=lambda m: sent.append(m),  # type: ignore[arg-type]
+            snapshot_every=10_000,
+        )
+        task = asyncio.create_task(driver.run())
+        covered = driver.wait_write(("c", 5))
+        other = driver.wait_write(("c", 6))  # not in the snapshot: keeps waiting
+        engine.step(RaftMessage(MessageType.SNAP, "n2", "n1", 1, snapshot=snap))
+        driver.kick()
+        result = await asyncio.wait_for(covered, timeout=5)
+        assert result.succeeded and result.revision == 7
+        assert not other.done()
+        assert driver.kv.applied_index == 10 and driver.kv.get("k") is not None
+        assert store.load().snapshot == snap  # persisted before it was acknowledged
+        assert any(m.type == MessageType.APP_RESP and m.index == 10 for m in sent)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())

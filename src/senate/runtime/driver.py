@@ -160,6 +160,14 @@ class Driver:
         self.snap_index = snap.index
         self.stats.installed += 1
         logger.info("installed a snapshot from the leader at index %d", snap.index)
+        # Writes whose entries the snapshot covers are never applied one by one
+        # here; their outcome is in the snapshot's session table.
+        for key in list(self._writes):
+            session = self.kv.sessions.get(key[0])
+            if session is not None and session.last_seq == key[1]:
+                for fut in self._writes.pop(key):
+                    if not fut.done():
+                        fut.set_result(session.result)
 
     def _apply(self, rd: Ready) -> None:
         kv = self.kv
