@@ -5,17 +5,32 @@ Rules this file keeps:
 - Each operation gives two entries, a call and a return, in one doubly linked list in
   real-time order. Optional operations (model.KeyOp.optional) put their return after
   every definite return: "may take effect any time after the invoke, or never".
-- Walking from the head, a call entry is a candidate to linearize next; if the model
-  accepts it and (linearized set, new state) was never seen, it is "lifted" out of the
-  list (call and return) and the walk restarts at the head. Reaching a definite return
-  entry means its operation was not placed in time: undo the last lift and try the next
-  candidate. Reaching an optional return (or the end) means every definite operation
-  is placed: linearizable.
-- The linearized set is a Python int used as a bitset; the cache (Lowe) holds every
-  (bitset, state) configuration already explored, so no configuration is searched twice.
+- Walking from the head, each call entry before the first return entry is a candidate
+  to place next; if the model accepts it and the configuration (placed set, state) is
+  new, it is "lifted" out of the list (call and return) and the walk restarts at the
+  head. Reaching a definite return entry means its operation was not placed in time:
+  undo the last lift and try the next candidate. Reaching an optional return (or the
+  end) means every definite operation is placed: linearizable.
+- The placed set is a Python int used as a bitset; Lowe's cache holds every
+  configuration already explored, so no configuration is searched twice.
 - A step budget bounds the work: running out answers "unknown" (None), never hangs.
-- While searching, the furthest definite return that blocked the search and the model
-  states seen there are remembered: that is where a violation is reported.
+- The furthest definite return that blocked the search, and the model states seen
+  there, are remembered: that is where a violation is reported.
+
+Pruning (each rule drops only configurations that cannot succeed unless one that is
+still searched also can; without them Python could not prove long histories wrong):
+1. Eager reads. A candidate read that is legal now is placed first, and when it is
+   undone its siblings are not tried: any order placing a sibling first can place the
+   read first instead (a read changes nothing; all that must precede it is placed).
+2. An optional op is placed only if it changes the value and a candidate observes the
+   new value (a read of it, a cas expecting it). In any order that places it elsewhere,
+   what follows it overwrites or ignores its value, so it can be left out.
+3. Optional ops with the same effect are interchangeable once invoked: they are used in
+   invoke order only, so which of them were used never splits configurations.
+4. Using fewer optional ops dominates using more: a configuration whose definite set
+   and state equal those of a failed one, with a superset of its optional ops, fails.
+5. So that rule 4 finds the smaller configurations failed first, each walk tries the
+   definite candidates first and the optional ones in a second pass.
 """
 
 from __future__ import annotations
@@ -47,7 +62,7 @@ def search(
 ) -> SearchOutcome:
     """Is there a legal order of `ops` consistent with real time? (see module rules)
 
-    `memoize=False` turns Lowe's cache off: only for the benchmark's baseline.
+    `memoize=False` turns Lowe's cache and rule 4 off: only for the benchmark baseline.
     """
     n = len(ops)
     if n == 0:
@@ -64,7 +79,7 @@ def search(
     nxt = [*range(1, end + 1), end]
     prv = [0, *range(0, end)]
     ent_op = [0] * (end + 1)
-    is_call = [False] * (end + 1)
+    is_call = [False] * (end + 1)  # False for both sentinels: walks stop at the tail
     match = [0] * (end + 1)
     return_entry = [0] * n
     first_optional_return = end
@@ -83,7 +98,7 @@ def search(
     arg_b = [op.b for op in ops]
     bits = [1 << i for i in range(n)]
     # optional[i]: -1 for a definite op; else 1 + the previous optional op with the
-    # same effect (0 if none). Identical optional ops are used in invoke order only.
+    # same effect, 0 if none (rule 3).
     optional = [-1] * n
     last_twin: dict[tuple[int, int, int], int] = {}
     for index in sorted(range(n), key=lambda i: ops[i].call):
@@ -92,24 +107,35 @@ def search(
             signature = (op.kind, op.a, op.b)
             optional[index] = last_twin.get(signature, -1) + 1
             last_twin[signature] = index
-
     optional_mask = sum(bits[i] for i in range(n) if optional[i] >= 0)
-    # Failed configs by (definite part, state) -> optional parts (rule 5).
-    failed: dict[tuple[int, int], list[int]] = {}
+    # waiting[v]: observers (reads, cases) of value v not yet placed; a cheap filter
+    # before rule 2 scans the candidates.
+    waiting = [0] * (2 + max(max(arg_a), max(arg_b)))
+    for index in range(n):
+        if kinds[index] == READ or kinds[index] == CAS:
+            waiting[arg_a[index]] += 1
+    failed: dict[tuple[int, int], list[int]] = {}  # rule 4, only with optional ops
+    track_failed = memoize and optional_mask != 0
+
     state = initial
     linearized = 0
     cache: set[tuple[int, int]] = set()
-    stack: list[tuple[int, int]] = []  # (lifted call entry, state before it)
+    stack: list[tuple[int, int, bool]] = []  # (lifted call entry, state before, phase)
     stuck_entry = 0
     stuck_states: set[int] = set()
     steps = 0
-    entry = nxt[0]
+    late = False  # rule 5: the walk's second pass, over optional candidates only
+    entry = _eager_read(nxt, is_call, ent_op, kinds, arg_a, state)
     while entry != end:
         steps += 1
         if steps > max_steps:
             return _outcome(None, steps - 1, stuck_entry, stuck_states, ent_op)
         if is_call[entry]:
             index = ent_op[entry]
+            twin = optional[index]
+            if (twin >= 0) is not late:
+                entry = nxt[entry]
+                continue
             # The model's step, inlined: this loop is the checker's hot path.
             kind = kinds[index]
             if kind == READ:
@@ -121,91 +147,111 @@ def search(
                 new_state = ABSENT
             else:
                 new_state = arg_a[index]
-            if new_state != ILLEGAL and optional[index] >= 0:
-                # Optional ops are placed only where it can matter (rules 3 and 4).
-                twin = optional[index]
-                if (
-                    new_state == state
-                    or (twin > 0 and not linearized & bits[twin - 1])
+            if (
+                late
+                and new_state != ILLEGAL
+                and (
+                    new_state == state  # rule 2: no change
+                    or (twin > 0 and not linearized & bits[twin - 1])  # rule 3
+                    or not waiting[new_state]  # rule 2: nobody left to observe it
                     or not _observer_waits(nxt, entry, is_call, ent_op, kinds, arg_a, new_state)
-                ):
-                    new_state = ILLEGAL
-            if new_state != ILLEGAL:
-                candidate = linearized | bits[index]
-                config = (candidate, new_state)
-                if config not in cache and not (
-                    failed and _dominated(failed, candidate, new_state, optional_mask)
-                ):
-                    if memoize:
-                        cache.add(config)
-                    stack.append((entry, state))
-                    state = new_state
-                    linearized = candidate
-                    ret = match[entry]
-                    # Lift the call and its return out of the list.
-                    nxt[prv[entry]] = nxt[entry]
-                    prv[nxt[entry]] = prv[entry]
-                    nxt[prv[ret]] = nxt[ret]
-                    prv[nxt[ret]] = prv[ret]
-                    entry = nxt[0]
-                    continue
-                if kind != READ or new_state != state:
-                    entry = nxt[entry]
-                    continue
-                # A legal read whose config already failed: every sibling is dominated
-                # (see below), so this config fails too. Fall through to backtrack.
-            else:
+                )
+            ):
+                new_state = ILLEGAL
+            if new_state == ILLEGAL:
                 entry = nxt[entry]
                 continue
-        else:
-            if entry >= first_optional_return:
-                break  # only optional operations are left: every definite one is placed
-            if entry > stuck_entry:
-                stuck_entry = entry
-                stuck_states = {state}
-            elif entry == stuck_entry and len(stuck_states) < _STUCK_STATES_KEPT:
-                stuck_states.add(state)
-        # Backtrack. Popping a read that left the state unchanged pops once more: had
-        # any sibling succeeded, the same order with the read moved first succeeds
-        # too (a read changes nothing, and everything that must precede it is already
-        # placed), so after the read failed its siblings need no search.
+            candidate = linearized | bits[index]
+            config = (candidate, new_state)
+            if config not in cache and not (
+                track_failed and _dominated(failed, candidate, new_state, optional_mask)
+            ):
+                if memoize:
+                    cache.add(config)
+                stack.append((entry, state, late))
+                late = False
+                state = new_state
+                linearized = candidate
+                if kind in (READ, CAS):
+                    waiting[arg_a[index]] -= 1
+                ret = match[entry]
+                # Lift the call and its return out of the list.
+                nxt[prv[entry]] = nxt[entry]
+                prv[nxt[entry]] = prv[entry]
+                nxt[prv[ret]] = nxt[ret]
+                prv[nxt[ret]] = prv[ret]
+                entry = _eager_read(nxt, is_call, ent_op, kinds, arg_a, state)
+                continue
+            if kind != READ or new_state != state:
+                entry = nxt[entry]
+                continue
+            # A legal read whose configuration already failed: by rule 1 so does this
+            # configuration. Fall through to backtrack.
+        elif entry >= first_optional_return:
+            break  # only optional operations are left: every definite one is placed
+        elif not late and optional_mask:
+            late = True
+            entry = nxt[0]
+            continue
+        elif entry > stuck_entry:
+            stuck_entry = entry
+            stuck_states = {state}
+        elif entry == stuck_entry and len(stuck_states) < _STUCK_STATES_KEPT:
+            stuck_states.add(state)
+        # Backtrack; after undoing a read, undo once more (rule 1: no siblings).
         while True:
-            if optional_mask and memoize:
-                _remember_failed(failed, linearized, state, optional_mask)
+            if track_failed:
+                failed.setdefault((linearized & ~optional_mask, state), []).append(
+                    linearized & optional_mask
+                )
             if not stack:
                 return _outcome(False, steps, stuck_entry, stuck_states, ent_op)
-            entry, state = stack.pop()
+            entry, state, late = stack.pop()
             index = ent_op[entry]
             linearized ^= bits[index]
+            kind = kinds[index]
+            if kind in (READ, CAS):
+                waiting[arg_a[index]] += 1
             ret = match[entry]
             # Put the return back, then the call (reverse order of the lift).
             nxt[prv[ret]] = ret
             prv[nxt[ret]] = ret
             nxt[prv[entry]] = entry
             prv[nxt[entry]] = entry
-            if kinds[index] != READ or arg_a[index] != state:
+            if kind != READ or arg_a[index] != state:
                 break
         entry = nxt[entry]
     return SearchOutcome(True, steps)
 
 
+def _eager_read(
+    nxt: list[int],
+    is_call: list[bool],
+    ent_op: list[int],
+    kinds: list[int],
+    arg_a: list[int],
+    state: int,
+) -> int:
+    """Where the walk starts: a candidate read legal in `state` (rule 1), else the head."""
+    entry = nxt[0]
+    while is_call[entry]:
+        index = ent_op[entry]
+        if arg_a[index] == state and kinds[index] == READ:
+            return entry
+        entry = nxt[entry]
+    return nxt[0]
+
+
 def _dominated(
     failed: dict[tuple[int, int], list[int]], linearized: int, state: int, optional_mask: int
 ) -> bool:
-    """Did a config with the same definite ops and state, using a subset of these
-    optional ops, already fail? Then this one fails too (it can do less)."""
+    """Rule 4: did a configuration with the same definite ops and state, using a subset
+    of these optional ops, already fail?"""
     tried = failed.get((linearized & ~optional_mask, state))
     if tried is None:
         return False
     used = linearized & optional_mask
     return any(other | used == used for other in tried)
-
-
-def _remember_failed(
-    failed: dict[tuple[int, int], list[int]], linearized: int, state: int, optional_mask: int
-) -> None:
-    used = linearized & optional_mask
-    failed.setdefault((linearized & ~optional_mask, state), []).append(used)
 
 
 def _observer_waits(
@@ -217,12 +263,12 @@ def _observer_waits(
     arg_a: list[int],
     value: int,
 ) -> bool:
-    """Is a read or cas expecting `value` among the current candidates (but `skip`)?"""
+    """Rule 2: is a read or cas expecting `value` among the candidates (but `skip`)?"""
     entry = nxt[0]
-    while is_call[entry]:  # candidates end at the first return entry (or the tail)
+    while is_call[entry]:
         if entry != skip:
             index = ent_op[entry]
-            if arg_a[index] == value and kinds[index] in (READ, CAS):
+            if arg_a[index] == value and (kinds[index] == READ or kinds[index] == CAS):
                 return True
         entry = nxt[entry]
     return False
