@@ -76,15 +76,7 @@ class Request:
 
 def check_request(req: Request, max_value_bytes: int = MAX_VALUE_BYTES) -> Request:
     """Validate every field of `req` (which may have been built from user input)."""
-    if not isinstance(req.client_id, str) or not req.client_id:
-        raise MalformedInput("client_id must be a non-empty string")
-    try:
-        id_size = len(req.client_id.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise MalformedInput("client_id is not valid UTF-8") from exc
-    if id_size > MAX_CLIENT_ID_BYTES:
-        raise MalformedInput(f"client_id is {id_size} bytes, over the {MAX_CLIENT_ID_BYTES} limit")
-    check_int(req.seq, "seq", 1)
+    _check_envelope(req)
     op = req.op
     if isinstance(op, Put):
         check_put(op, max_value_bytes)
@@ -99,6 +91,18 @@ def check_request(req: Request, max_value_bytes: int = MAX_VALUE_BYTES) -> Reque
     else:
         raise MalformedInput(f"unknown operation {type(op).__name__}")
     return req
+
+
+def _check_envelope(req: Request) -> None:
+    if not isinstance(req.client_id, str) or not req.client_id:
+        raise MalformedInput("client_id must be a non-empty string")
+    try:
+        id_size = len(req.client_id.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise MalformedInput("client_id is not valid UTF-8") from exc
+    if id_size > MAX_CLIENT_ID_BYTES:
+        raise MalformedInput(f"client_id is {id_size} bytes, over the {MAX_CLIENT_ID_BYTES} limit")
+    check_int(req.seq, "seq", 1)
 
 
 def _fields(op: Command) -> list[Any]:
@@ -151,7 +155,9 @@ def decode_request(data: bytes, max_value_bytes: int = MAX_VALUE_BYTES) -> Reque
         op = decode_revoke(fields)
     else:
         raise MalformedInput(f"unknown op code {code!r} with {n} fields")
-    return check_request(Request(client_id, seq, op), max_value_bytes)
+    req = Request(client_id, seq, op)
+    _check_envelope(req)  # the op decoders above validated the op itself
+    return req
 
 
 __all__ = [

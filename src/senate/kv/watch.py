@@ -72,8 +72,14 @@ class Event:
 
     def size(self) -> int:
         """About the bytes of keys and values this event keeps alive (the history bound)."""
-        prev = 0 if self.prev is None else len(self.prev.value)
-        return len(self.key) + len(self.value) + prev
+        return _size(self)
+
+
+def _size(e: Event) -> int:
+    kv, prev = e.kv, e.prev
+    return (
+        len(e.key) + (0 if kv is None else len(kv.value)) + (0 if prev is None else len(prev.value))
+    )
 
 
 def _matches(event: Event, key: str | None, prefix: str | None) -> bool:
@@ -138,7 +144,8 @@ class WatchHub:
             raise ValueError("max_events and max_bytes must be at least 1")
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self._history: deque[tuple[int, list[Event]]] = deque()  # one item per revision
+        # One item per revision: (revision, its events, their size).
+        self._history: deque[tuple[int, list[Event], int]] = deque()
         self._compacted = 0  # every revision <= this one is gone
         self._revision = 0  # the newest revision published (or restored)
         self._events = 0
@@ -173,7 +180,7 @@ class WatchHub:
             raise Compacted(self.oldest_revision)
         skip = max(0, start_revision - self.oldest_revision)  # revisions are contiguous
         out: list[Event] = []
-        for _, events in itertools.islice(self._history, skip, None):
+        for _, events, _ in itertools.islice(self._history, skip, None):
             out.extend(e for e in events if _matches(e, key, prefix))
         return out
 
@@ -226,16 +233,19 @@ class WatchHub:
             # A gap: this hub missed revisions (it was not reset after a restore).
             self.reset(revision - 1)
         self._revision = revision
-        self._history.append((revision, events))
+        size = sum(map(_size, events))
+        self._history.append((revision, events, size))
         self._events += len(events)
-        self._bytes += sum(e.size() for e in events)
+        self._bytes += size
         while len(self._history) > 1 and (
             self._events > self.max_events or self._bytes > self.max_bytes
         ):
-            old_revision, old = self._history.popleft()
+            old_revision, old, old_size = self._history.popleft()
             self._events -= len(old)
-            self._bytes -= sum(e.size() for e in old)
+            self._bytes -= old_size
             self._compacted = old_revision
+        if not self._watchers:
+            return
         for watcher in list(self._watchers):
             if watcher.closed:
                 continue
