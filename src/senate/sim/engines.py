@@ -20,6 +20,8 @@ from senate.errors import UsageError
 # protocol -> (module with the engine factory, its attribute, module with MUTANTS)
 PROTOCOLS: dict[str, tuple[str, str, str]] = {
     "raft": ("senate.raft", "raft_factory", "senate.raft.mutants"),
+    "multipaxos": ("senate.paxos", "paxos_factory", "senate.paxos.mutants"),
+    "zab": ("senate.zab", "zab_factory", "senate.zab.mutants"),
 }
 
 
