@@ -172,7 +172,8 @@ def main() -> None:
     s, p = results["senate"], results["pycrdt"]
     mb = 1024 * 1024
     print(f"trace {args.trace}: {len(patches):,} patches, {len(trace['endContent']):,} chars, "
-          f"python {sys.version.split()[0]}, best of {args.repeat}")
+          f"python {sys.version.split()[0]}, best of {args.repeat}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     print(f"{'':28}{'senate Text':>14}{'pycrdt':>14}{'pycrdt/senate':>15}")
     rows = [
         ("replay time (s)", s["seconds"], p["seconds"], "{:.2f}"),
