@@ -1,9 +1,12 @@
 """FugueMax: where a remote insert goes, so that every replica agrees on the order.
 
-The algorithm is FugueMax from Weidner and Kleppmann, "The Art of the Fugue:
-Minimizing Interleaving in Collaborative Text Editing" (2023), in its list form (the
-paper shows it is equivalent to the "YjsMod" integration of Gentle's reference-crdts,
-which diamond-types uses). Each character carries two origins, fixed when it is
+The algorithm is FugueMax from Weidner, Gentle and Kleppmann, "The Art of the Fugue:
+Minimizing Interleaving in Collaborative Text Editing" (2023). The paper states it as
+a tree; this is its list form, the integration Gentle calls YjsMod (reference-crdts,
+nano-listy-fuguemax, diamond-types), which keeps the document as a flat sequence and
+finds a new character's place by one forward scan. tests/crdt/test_text_fugue.py
+checks this file against that algorithm written per character, the slow obvious
+way. Each character carries two origins, fixed when it is
 typed: `left`, the character just before the insertion point, and `right`, the one
 just after it (either may be a tombstone; None means the document's start or end).
 
