@@ -29,11 +29,18 @@ def _port() -> int:
         return port
 
 
-def _run(tmp_path: Path, check: Check, members: int = 1) -> None:
+def _run(tmp_path: Path, check: Check, members: int = 1, fault_admin: bool = False) -> None:
     peer = ("127.0.0.1", _port())
     cluster = {"n1": peer} | {f"n{i}": ("127.0.0.1", _port()) for i in range(2, members + 1)}
     config = NodeConfig(
-        "n1", tmp_path / "d", peer, ("127.0.0.1", 0), cluster, tick_ms=10, write_timeout=0.3
+        "n1",
+        tmp_path / "d",
+        peer,
+        ("127.0.0.1", 0),
+        cluster,
+        tick_ms=10,
+        write_timeout=0.3,
+        fault_admin=fault_admin,
     )
 
     async def main() -> None:
@@ -87,6 +94,7 @@ def test_refusals_are_json(tmp_path: Path) -> None:
         await expect(400, "bad_request", "GET", "/v1/kv?prefix=a%00")
         await expect(404, "not_found", "GET", "/v1/kv/absent?consistency=serializable")
         await expect(405, "method_not_allowed", "PATCH", "/v1/kv/k")
+        await expect(404, "not_found", "PUT", "/v1/admin/faults", data=b"{}")  # flag is off
         ok = await client.put("/v1/kv/big", data=_chunks(1 << 20))
         assert ok.status == 200 and (await ok.json())["revision"] == 1
         got = await client.get("/v1/kv/big")
@@ -111,3 +119,20 @@ def test_no_quorum_is_503_with_retry_after(tmp_path: Path) -> None:
         assert status["leader"] is None and len(status["members"]) == 3
 
     _run(tmp_path, check, members=3)
+
+
+def test_fault_admin_endpoint_when_enabled(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        bad = await client.put("/v1/admin/faults", data=b'{"block": [["n1"]]}')
+        assert bad.status == 400 and (await bad.json())["error"] == "bad_request"
+        assert (await client.put("/v1/admin/faults", data=b"not json")).status == 400
+        spec = {"block": [["n1", "n2"]], "default": {"drop": 0.5}}
+        ok = await client.put("/v1/admin/faults", json=spec)
+        rules = (await ok.json())["rules"]
+        assert rules["block"] == [["n1", "n2"]] and rules["default"]["drop"] == 0.5
+        now = await (await client.get("/v1/admin/faults")).json()
+        assert now["rules"] == rules and "blocked_send" in now["counters"]
+        healed = await (await client.put("/v1/admin/faults", json={})).json()
+        assert healed["rules"]["block"] == [] and healed["rules"]["default"]["drop"] == 0.0
+
+    _run(tmp_path, check, members=3, fault_admin=True)

@@ -19,7 +19,7 @@ from senate_harness import Cluster
 
 # Short write timeout so "outcome unknown" and "no quorum" answers come quickly;
 # a small snapshot interval so every test also crosses snapshots and compaction.
-NODE_ARGS = ("--write-timeout", "2", "--snapshot-every", "25")
+NODE_ARGS = ("--write-timeout", "2", "--snapshot-every", "25", "--enable-fault-admin")
 
 
 def _started(root: Path) -> Cluster:

@@ -5,6 +5,7 @@
     GET    /v1/kv/{key}               raw value, X-Senate-Revision; ?consistency=...
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
     GET    /v1/kv?prefix=P            {"revision", "items": [...]}; ?encoding=base64
+    GET|PUT /v1/admin/faults          only with --enable-fault-admin (admin.py)
 
 Durability of each write path (see runtime/node.py for the full statement):
 - PUT and DELETE answer 200 only after the entry is committed — appended and
@@ -34,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
 from senate.errors import MalformedInput
 from senate.kv import KeyValue, Result
@@ -58,6 +60,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_put("/v1/kv/{key:.+}", handle_put)
     app.router.add_get("/v1/kv/{key:.+}", handle_get)
     app.router.add_delete("/v1/kv/{key:.+}", handle_delete)
+    add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
 

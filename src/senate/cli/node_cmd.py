@@ -10,6 +10,8 @@ Rules this file keeps:
   engine, the transport and the WAL. A fatal storage error exits 1.
 - `--resp` is accepted (the contract lists it) and ignored with a log line until
   the RESP server exists.
+- `--enable-fault-admin` (tests only) serves /v1/admin/faults, which can cut this
+  node's peer links; without it the endpoint does not exist.
 - Logs go to stderr, one line per event that matters.
 """
 
@@ -74,6 +76,11 @@ logger = logging.getLogger("senate.node")
     show_default=True,
     help="Seconds before an unfinished write is answered 504.",
 )
+@click.option(
+    "--enable-fault-admin",
+    is_flag=True,
+    help="Serve /v1/admin/faults to drop, delay or partition peer links (tests only).",
+)
 def node(
     node_id: str,
     data_dir: Path,
@@ -86,6 +93,7 @@ def node(
     election_ticks: int,
     snapshot_every: int,
     write_timeout: float,
+    enable_fault_admin: bool,
 ) -> None:
     """Run one Senate node in the foreground until SIGTERM or Ctrl-C."""
     config = NodeConfig(
@@ -100,6 +108,7 @@ def node(
         election_ticks=election_ticks,
         snapshot_every=snapshot_every,
         write_timeout=write_timeout,
+        fault_admin=enable_fault_admin,
     )
     if not cluster_id or len(cluster_id) > 256:
         raise UsageError("--cluster-id must be 1..256 characters")
@@ -179,6 +188,8 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
         ",".join(f"{nid}={format_addr(a)}" for nid, a in config.cluster.items()),
         " (uvloop)" if uvloop else "",
     )
+    if config.fault_admin:
+        logger.warning("fault admin endpoint enabled: anyone reaching the HTTP port can cut links")
     if config.resp_addr is not None:
         logger.info(
             "--resp %s ignored: no RESP server in this build yet", format_addr(config.resp_addr)

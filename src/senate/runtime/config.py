@@ -92,6 +92,7 @@ class NodeConfig:
     snapshot_every: int = DEFAULT_SNAPSHOT_EVERY  # applied entries between KV snapshots
     write_timeout: float = DEFAULT_WRITE_TIMEOUT  # after this an unfinished write is a 504
     max_value_bytes: int = 1 << 20
+    fault_admin: bool = False  # serve /v1/admin/faults (tests only; off by default)
 
     def __post_init__(self) -> None:
         check_node_id(self.node_id)

@@ -63,6 +63,7 @@ from senate.kv import (
 from senate.raft import RaftConfig, RaftMessage, message_from_wire, raft_factory
 from senate.runtime.config import NodeConfig, format_addr
 from senate.runtime.driver import Driver
+from senate.runtime.faults import FaultRules
 from senate.runtime.forward import FORWARD, Forward, register_forward
 from senate.runtime.lanes import LanePool
 from senate.runtime.transport import Transport, TransportConfig
@@ -122,6 +123,10 @@ class Node:
             snap.index if snap else 0,
             len(durable.entries),
         )
+        # Fault rules on the transport exist only when the admin endpoint is enabled.
+        self.faults = (
+            FaultRules(random.Random(self._rng.getrandbits(64))) if config.fault_admin else None
+        )
         self.codec = Codec()
         self.codec.register(RAFT_KIND, message_from_wire)
         register_forward(self.codec)
@@ -134,6 +139,7 @@ class Node:
             codec=self.codec,
             config=TransportConfig(cluster_id=config.cluster_id),
             rng=random.Random(self._rng.getrandbits(64)),
+            faults=self.faults,
         )
         self.driver = Driver(
             engine=self.engine,
