@@ -250,6 +250,19 @@ def _client(cx: Commands, args: list[bytes]) -> bytes:
     return enc.error(f"ERR unknown subcommand '{args[1][:64].decode('utf-8', 'replace')}'")
 
 
+@command("hello", -1)
+def _hello(cx: Commands, args: list[bytes]) -> bytes:
+    if len(args) > 1 and args[1] != b"2":
+        return enc.error("NOPROTO sorry, this protocol version is not supported (RESP2 only)")
+    session = cx.session
+    fields: list[bytes | int] = [b"server", b"redis", b"version", b"7.0.0", b"proto", 2]
+    fields += [b"id", session.id if session is not None else 0, b"mode", b"standalone"]
+    fields += [b"role", b"master", b"modules"]
+    parts = [b"*%d\r\n" % (len(fields) + 1)]
+    parts += [enc.integer(f) if isinstance(f, int) else enc.bulk(f) for f in fields]
+    return b"".join(parts) + enc.EMPTY_ARRAY
+
+
 @command("info", -1)
 def _info(cx: Commands, args: list[bytes]) -> bytes:
     return enc.bulk(cx.info(args[1].lower() if len(args) > 1 else b"default"))
