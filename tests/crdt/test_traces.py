@@ -7,7 +7,8 @@ Concurrent traces: one replica per agent. Before a txn, its agent's replica pull
 from the other agents' op logs exactly what the txn's parents contain (so the
 positions in the patches mean what they meant to the author), which the test checks
 by comparing version vectors; afterwards every replica pulls everything, and every
-one of them must read endContent.
+one of them must read endContent. A late joiner that gets every delta of the session
+in a shuffled order (so most wait for their dependencies) must read it too.
 
 The data is found at <repo>/../shared/data (how CI lays it out) or at
 $SENATE_DATA_DIR; a missing data directory fails the test, it does not skip it.
