@@ -1,4 +1,5 @@
-"""Crashes on real processes: kill -9 the leader, kill -9 everything, lose the quorum.
+"""Crashes on real processes: kill -9 the leader, kill -9 everything, lose the quorum,
+tear the tail of a WAL.
 
 Nothing acknowledged may be lost; a node without a quorum must refuse what it
 cannot do safely (503) rather than answer stale data to a linearizable read.
@@ -93,3 +94,22 @@ def test_a_node_without_quorum_refuses_linearizable_reads_and_writes(cluster: Cl
     c.wait_leader(timeout=15)
     value = c.get(lonely, "q/key").body
     assert value in (b"old", b"new")
+
+
+def test_a_torn_wal_tail_is_truncated_and_the_node_catches_up(cluster: Cluster) -> None:
+    c = cluster
+    leader = c.wait_leader()
+    victim = c.followers(leader)[0]
+    written = _write_many(c, "torn", 30)
+    c.kill(victim)
+    segments = sorted((c.nodes[victim].data_dir / "wal").glob("*.wal"))
+    last = segments[-1]
+    size = last.stat().st_size
+    assert size > 64
+    with open(last, "r+b") as f:
+        f.truncate(size - 7)  # the last record now ends mid-way, as after a power cut
+    c.start(victim)
+    wait_for("the torn node to rejoin", lambda: c.leader() is not None, 15)
+    _check_all(c, victim, written)
+    log = c.nodes[victim].log_path.read_text()
+    assert "torn tail" in log
