@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from senate.crdt.text import Text, TextDelta, decode_update, encode_update
+from senate.crdt.text import DeleteRun, InsertRun, Text, TextDelta, decode_update, encode_update
 from senate.crdt.text.codec import FORMAT, MAGIC
 from senate.errors import CRDTError, DecodeError
 
@@ -103,3 +105,44 @@ def test_mutated_encodings_never_crash(
     exercise(bytes(raw))
     exercise(bytes(raw[: cut % len(raw)]))
     exercise(data[: cut % len(data)])
+
+
+agent = st.sampled_from(["a", "b", "c"])
+char_id = st.one_of(st.none(), st.tuples(agent, st.integers(0, 12)))
+hostile_insert = st.builds(
+    lambda a, s, n, d, left, right: InsertRun(a, s, n, "" if d else "q" * n, d, left, right),
+    agent, st.integers(0, 12), st.integers(1, 4), st.booleans(), char_id, char_id,
+)
+hostile_delete = st.builds(
+    lambda a, s, n, t: DeleteRun(a, s, n, tuple(t)),
+    agent, st.integers(0, 12), st.integers(1, 4),
+    st.lists(st.tuples(agent, st.integers(0, 12), st.integers(1, 4)), max_size=3),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(hostile_insert, hostile_delete), max_size=25), st.booleans())
+def test_well_formed_but_hostile_ops_never_crash(
+    ops: list[InsertRun | DeleteRun], compact: bool
+) -> None:
+    # Ops a decoder would accept but whose ids, origins and targets make no sense
+    # (reused ids, origins after the op, self-references, unknown targets).
+    doc = Text("a")
+    doc.insert(0, "hello")
+    doc.delete(1, 2)
+    for op in ops:
+        delta = TextDelta([op]) if isinstance(op, InsertRun) else TextDelta(deletes=[op])
+        with contextlib.suppress(CRDTError):
+            doc.merge(decode_update(encode_update(delta)))
+    try:
+        str(doc)
+        doc.insert(len(doc), "z")
+        Text.decode(doc.encode())
+        doc.delta_since({})
+        if compact:
+            doc.compact(doc.version)
+        other = Text("u")
+        other.merge(doc)
+        str(other)
+    except CRDTError:
+        pass
