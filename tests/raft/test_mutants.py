@@ -59,6 +59,14 @@ def ack_waits(cls: type[Raft]) -> bool:
     return not _sent_now(c, MessageType.APP_RESP)
 
 
+def acked_entries_synced(cls: type[Raft]) -> bool:
+    c = Cluster(["a", "b", "c"], maker=_maker(cls))
+    c.campaign("a")
+    c.propose("a", b"x")
+    with_entries = [rd for rds in c.readies.values() for rd in rds if rd.entries]
+    return bool(with_entries) and all(rd.must_sync for rd in with_entries)
+
+
 def stale_log_loses(cls: type[Raft]) -> bool:
     c = Cluster(["a", "b", "c"], maker=_maker(cls))
     c.campaign("a")
@@ -102,9 +110,10 @@ def reads_confirmed(cls: type[Raft]) -> bool:
 
 
 CASES = [
-    (mu.VoteBeforeDurable, vote_reply_waits),
-    (mu.VoteNotSynced, vote_is_synced),
-    (mu.AckBeforeDurable, ack_waits),
+    (mu.VoteReplyInSendNow, vote_reply_waits),
+    (mu.VoteBeforeDurable, vote_is_synced),
+    (mu.AckInSendNow, ack_waits),
+    (mu.AckBeforeDurable, acked_entries_synced),
     (mu.NoUpToDateCheck, stale_log_loses),
     (mu.ApplyBeforeCommit, applies_only_committed),
     (mu.NoTruncateOnConflict, conflicts_truncated),
@@ -122,7 +131,8 @@ def test_real_engine_keeps_the_rule_the_mutant_breaks(
 
 def test_every_mutant_is_registered_with_a_factory() -> None:
     assert len(mu.MUTANTS) >= 6
-    for name, make in mu.MUTANTS.items():
+    assert not set(mu.MUTANTS) & set(mu.SUBTLE_MUTANTS)
+    for name, make in {**mu.MUTANTS, **mu.SUBTLE_MUTANTS}.items():
         engine = make(None)("a", Membership(frozenset("a")), DurableState(), random.Random(1))
         assert isinstance(engine, Raft), name
         assert type(engine).__doc__, name

@@ -172,7 +172,7 @@ def test_membership_steps_under_faults() -> None:
 
 @pytest.mark.parametrize(
     "mutant",
-    [mu.NoUpToDateCheck, mu.ApplyBeforeCommit, mu.NoTruncateOnConflict, mu.AckBeforeDurable],
+    [mu.NoUpToDateCheck, mu.ApplyBeforeCommit, mu.NoTruncateOnConflict, mu.AckInSendNow],
     ids=lambda cls: cls.__name__,
 )
 def test_the_random_runs_have_teeth(mutant: type[Raft]) -> None:

@@ -170,11 +170,13 @@ class Raft(RaftLeader):
         """Narrow: entries up to here may be handed to the state machine."""
         return self.log.committed
 
+    def term_or_vote_changed(self, hs: HardState) -> bool:
+        prev = self._handed_hs
+        return (hs.term, hs.vote) != (prev.term, prev.vote)
+
     def must_sync(self, hs: HardState, rd: Ready) -> bool:
         """Narrow: does this Ready need an fsync before its messages leave?"""
-        prev = self._handed_hs
-        vote_changed = (hs.term, hs.vote) != (prev.term, prev.vote)
-        return bool(rd.entries) or rd.snapshot is not None or vote_changed
+        return bool(rd.entries) or rd.snapshot is not None or self.term_or_vote_changed(hs)
 
     def _committed_to_apply(self) -> list[Entry]:
         lo = self.log.applied + 1
