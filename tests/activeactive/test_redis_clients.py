@@ -69,7 +69,9 @@ def test_collections(r: redis.Redis) -> None:
     assert r.zscore("z", "b") == 2.5
     assert r.zrem("z", "b") == 1
     assert r.type("z") == b"zset" and r.type("s") == b"set" and r.type("nope") == b"none"
-    with pytest.raises(redis.ResponseError, match=r"^WRONGTYPE Operation against a key holding the wrong"):
+    with pytest.raises(
+        redis.ResponseError, match=r"^WRONGTYPE Operation against a key holding the wrong"
+    ):
         r.get("h")
     assert r.srem("s", "b") == 1
     assert r.exists("s") == 0  # an emptied set is gone

@@ -161,13 +161,14 @@ class Replicator:
         view = self.peers.get(src)
         if view is None:
             return []
+        first = view.last_sync is None
         view.previous, view.acked, view.last_sync = view.acked, vv, now
         self._trim()
         out: list[bytes] = []
         size = 0
         for origin, mine in self.durable_vv.items():
             theirs = vv.get(origin, 0)
-            if theirs >= mine or view.previous.get(origin, -1) != theirs:
+            if theirs >= mine or (not first and view.previous.get(origin, 0) != theirs):
                 continue  # up to date, or making progress: pushes are arriving
             if theirs < self.floor.get(origin, 0):
                 self.state_wanted.add(src)
