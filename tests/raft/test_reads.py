@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from raft_harness import Cluster
 
 from senate.consensus.types import ReadState, Role
+from senate.errors import UsageError
 from senate.raft import RaftConfig
 from senate.raft.messages import MessageType
 from senate.raft.mutants import ReadIndexNoConfirm
@@ -119,3 +121,24 @@ def test_lease_is_shorter_than_the_followers_stickiness() -> None:
     for _ in range(cfg.lease_ticks):
         c.tick(1, nodes=others)
         assert not any(c.engines[n].role == Role.LEADER for n in others)
+
+
+def test_lease_reads_need_check_quorum() -> None:
+    with pytest.raises(UsageError):
+        RaftConfig(lease_reads=True, check_quorum=False)
+    with pytest.raises(UsageError):
+        RaftConfig(lease_reads=True, lease_drift_ticks=0)
+
+
+def test_with_lease_reads_a_restarted_node_backs_the_lease_it_forgot() -> None:
+    cfg = RaftConfig(lease_reads=True)
+    c, leader = _cluster(cfg)
+    follower = next(n for n in c.engines if n != leader)
+    rogue = next(n for n in c.engines if n not in (leader, follower))
+    c.crash(follower)
+    c.start(follower)  # it no longer knows the leader...
+    c.engines[rogue].campaign(pre=False, transfer=False)
+    c.stabilize()
+    # ...yet it refuses the rogue's vote request for one election timeout.
+    assert c.engines[follower].vote != rogue
+    assert c.engines[rogue].role != Role.LEADER

@@ -28,10 +28,12 @@ class RaftConfig:
     # Lease reads (thesis 6.4.1): serve reads without a heartbeat round while the
     # leader's lease holds. Needs check_quorum; off by default.
     lease_reads: bool = False
-    # The lease lasts election_ticks - lease_drift_ticks after the heartbeat that a
-    # quorum acknowledged was *sent*: the bound on how much faster any follower's
-    # clock may run than the leader's over one election timeout.
-    lease_drift_ticks: int = 2
+    # The lease lasts election_ticks - lease_drift_ticks ticks after the heartbeat
+    # that a quorum acknowledged was *sent*. The margin covers one tick of phase
+    # (a follower's first tick may come right after the heartbeat) plus how many
+    # ticks any follower's clock may gain on the leader's over one election timeout
+    # (default: 2 of 10, i.e. clock rates within 20% of each other).
+    lease_drift_ticks: int = 3
     # Batching: at most this many entries / bytes of entry data per append message
     # (always at least one entry, so a huge entry still goes out).
     max_msg_entries: int = 64
@@ -46,8 +48,8 @@ class RaftConfig:
             raise UsageError("raft: heartbeat_ticks must be in [1, election_ticks)")
         if self.lease_reads and not self.check_quorum:
             raise UsageError("raft: lease_reads requires check_quorum")
-        if not 0 < self.lease_drift_ticks < self.election_ticks:
-            raise UsageError("raft: lease_drift_ticks must be in (0, election_ticks)")
+        if not 1 <= self.lease_drift_ticks < self.election_ticks:
+            raise UsageError("raft: lease_drift_ticks must be in [1, election_ticks)")
         if self.max_msg_entries < 1 or self.max_msg_bytes < 1 or self.max_inflight < 1:
             raise UsageError("raft: max_msg_entries, max_msg_bytes, max_inflight must be >= 1")
 
