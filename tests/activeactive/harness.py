@@ -31,7 +31,10 @@ def free_port() -> int:
 
 
 class Replica:
-    def __init__(self, node_id: str, data_dir: Path, peer_port: int, cluster: str) -> None:
+    def __init__(
+        self, node_id: str, data_dir: Path, peer_port: int, cluster: str, *extra: str
+    ) -> None:
+        self.extra = list(extra)
         self.id = node_id
         self.data_dir = data_dir
         self.peer_port = peer_port
@@ -45,7 +48,7 @@ class Replica:
             sys.executable, "-m", "senate.activeactive", "--id", self.id,
             "--data-dir", str(self.data_dir), "--resp", "127.0.0.1:0",
             "--peer", f"127.0.0.1:{self.peer_port}", "--cluster", self.cluster,
-            "--admin", "--sync-interval", "0.1", "--log-level", "INFO",
+            "--admin", "--sync-interval", "0.1", "--log-level", "INFO", *self.extra,
         ]  # fmt: skip
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
@@ -97,16 +100,16 @@ class Replica:
             c.execute_command("SENATE.FAULT", json.dumps(spec))
 
 
-def make_cluster(root: Path, n: int) -> list[Replica]:
+def make_cluster(root: Path, n: int, *extra: str) -> list[Replica]:
     ids = [f"n{i + 1}" for i in range(n)]
     ports = {i: free_port() for i in ids}
     spec = ",".join(f"{i}=127.0.0.1:{ports[i]}" for i in ids)
-    return [Replica(i, root / i, ports[i], spec) for i in ids]
+    return [Replica(i, root / i, ports[i], spec, *extra) for i in ids]
 
 
 @contextlib.contextmanager
-def running(root: Path, n: int) -> Iterator[list[Replica]]:
-    replicas = make_cluster(root, n)
+def running(root: Path, n: int, *extra: str) -> Iterator[list[Replica]]:
+    replicas = make_cluster(root, n, *extra)
     try:
         for r in replicas:
             r.start()

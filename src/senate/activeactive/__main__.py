@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", required=True, help="id=host:port,... every replica, this one too")
     p.add_argument("--admin", action="store_true", help="enable SENATE.FAULT (tests only)")
     p.add_argument("--sync-interval", type=float, default=0.2)
+    p.add_argument("--snapshot-every", type=int, default=200_000, help="WAL records per snapshot")
     p.add_argument("--log-level", default="WARNING")
     return p
 
@@ -83,6 +84,7 @@ async def _run(args: argparse.Namespace) -> None:
         clock_ms=_clock_ms,
         admin=admin if args.admin else None,
         sync_interval=args.sync_interval,
+        snapshot_every=args.snapshot_every,
     )
     transport = Transport(
         args.id, peer_addr, peers, service.on_message, kind=KIND, codec=codec, faults=faults
