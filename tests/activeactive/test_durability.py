@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import redis
-
 from tests.activeactive.harness import Replica, running
 
 
