@@ -168,6 +168,14 @@ class Cluster:
         if sig in (signal.SIGKILL, signal.SIGTERM):
             node.proc.wait(timeout=15)
 
+    def kill_all(self) -> None:
+        """SIGKILL every running node at once (signals first, then the waits)."""
+        live = [n.proc for n in self.nodes.values() if n.proc is not None and n.alive()]
+        for proc in live:
+            proc.kill()
+        for proc in live:
+            proc.wait(timeout=15)
+
     def close(self) -> None:
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:

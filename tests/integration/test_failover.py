@@ -55,8 +55,7 @@ def test_kill_all_nodes_and_restart_keeps_every_acknowledged_write(cluster: Clus
     written = _write_many(c, "durable", 60)  # crosses two snapshots (every 25 entries)
     assert c.request("n2", "DELETE", key_path("durable/007")).status == 200
     del written["durable/007"]
-    for nid in c.nodes:
-        c.kill(nid)
+    c.kill_all()
     c.start()
     c.wait_leader(timeout=20)
     for nid in c.nodes:
@@ -110,6 +109,10 @@ def test_a_torn_wal_tail_is_truncated_and_the_node_catches_up(cluster: Cluster) 
         f.truncate(size - 7)  # the last record now ends mid-way, as after a power cut
     c.start(victim)
     wait_for("the torn node to rejoin", lambda: c.leader() is not None, 15)
+    # The dropped record held entries the victim had acknowledged (an fsynced tail
+    # torn is outside Raft's fault model); the leader still believes the victim
+    # holds them and finds out at its next append, which this write provokes.
+    written |= _write_many(c, "after-torn", 1)
     _check_all(c, victim, written)
     log = c.nodes[victim].log_path.read_text()
     assert "torn tail" in log
