@@ -11,6 +11,8 @@ from senate.sim import SimConfig, run_simulation
 from senate.sim.engines import mutants
 
 SEED_BUDGET = range(1, 501)
+# Three nodes: a quorum is two, so one lost write or vote is enough to matter.
+NODES = 3
 MUTANTS = sorted(mutants("raft"))
 
 
@@ -21,7 +23,7 @@ def test_there_are_at_least_five_mutants() -> None:
 @pytest.mark.parametrize("name", MUTANTS)
 def test_mutant_is_caught(name: str) -> None:
     for seed in SEED_BUDGET:
-        result = run_simulation(SimConfig(seed=seed, mutant=name))
+        result = run_simulation(SimConfig(seed=seed, nodes=NODES, mutant=name))
         if not result.ok:
             print(f"mutant {name} caught by seed {seed}: {result.failure()}")
             print(f"  replay: {result.replay_command}")

@@ -16,6 +16,8 @@ Rules this file keeps:
   (recording it as `info` would be equally right and only slower to check).
 - Written values are unique integers (a counter shared by all clients), which keeps
   the linearizability search small.
+- Each client starts every op at its home node (process mod nodes) and follows
+  redirects from there, so reads exercise the follower -> leader ReadIndex path.
 - Client <-> node hops take a short, fault-free latency; the faults live between
   the nodes. A request to a crashed node is simply lost (the attempt times out).
 """
@@ -112,8 +114,13 @@ class Client:
     def client_id(self) -> str:
         return f"c{self.process}"
 
+    @property
+    def home(self) -> int:
+        """The node this client talks to first for every op (as a Jepsen client is
+        bound to one node): reads then also take the follower -> leader path."""
+        return self.process % len(self.nodes)
+
     def start(self) -> None:
-        self.leader_guess = self.rng.randrange(len(self.nodes))
         self._think()
 
     def _think(self) -> None:
@@ -129,6 +136,7 @@ class Client:
         self.op_id += 1
         op = self._draw()
         self.op = op
+        self.leader_guess = self.home
         load.record(self.process, "invoke", op.f, op.key, op.value)
         op.deadline = load.sched.after(
             load.config.op_timeout_us,

@@ -62,7 +62,8 @@ class FaultConfig:
     churn_delay_us: int = 20 * US_PER_MS  # "soon": uniform in [0, this]
     torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
     crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
-    fsync_latency_us: int = 500
+    vote_crash_prob: float = 0.03  # crash while syncing a new term or vote
+    fsync_latency_us: int = 2 * US_PER_MS
     max_skew_us: int = 50 * US_PER_MS
     max_drift: float = 0.1  # clock rate within 1 +- this
 
@@ -125,6 +126,10 @@ class Nemesis:
 
     def start(self) -> None:
         self.active = True
+        if "crash" in self.config.kinds:
+            for node in self.nodes:
+                node.vote_crash_prob = self.config.vote_crash_prob
+                node.on_self_crash = self._crashed
         self.net.config = self.config.link_config(self.rng)
         for kind, on in (
             ("drop", self.net.config.drop_prob > 0),
@@ -247,15 +252,20 @@ class Nemesis:
         down_for = self._duration()
         if node.state is not NodeState.UP:
             return
-        self.injected["crash"] += 1
         if at_fsync:
             node.crash_at_fsync = True
             self.sched.note(f"nemesis arm-crash {node.id}")
             # If no fsync comes within the window, crash anyway.
             self.sched.after(down_for // 4, f"nemesis crash {node.id}", _Crash(self, node))
-        else:
-            node.crash()
+            return  # the node reports its crash (and gets its restart) through _crashed
+        self.injected["crash"] += 1
+        node.crash()
         self.sched.after(down_for, f"nemesis restart {node.id}", _Restart(node))
+
+    def _crashed(self, node: Node) -> None:
+        """A node crashed at a crash point it was armed with: restart it later."""
+        self.injected["crash-at-fsync"] += 1
+        self.sched.after(self._duration(), f"nemesis restart {node.id}", _Restart(node))
 
     def _pause(self) -> None:
         node = self._target()
@@ -273,6 +283,7 @@ class Nemesis:
         self.net.config = LinkConfig()
         for node in self.nodes:
             node.crash_at_fsync = False
+            node.vote_crash_prob = 0.0
             if node.state is NodeState.DOWN:
                 node.restart()
             elif node.state is NodeState.PAUSED:
@@ -309,7 +320,11 @@ class _Crash:
 
     def __call__(self) -> None:
         if self.nemesis.active and self.node.crash_at_fsync:
+            nemesis = self.nemesis
+            nemesis.injected["crash"] += 1
             self.node.crash()
+            delay = nemesis._duration()
+            nemesis.sched.after(delay, f"nemesis restart {self.node.id}", _Restart(self.node))
 
 
 @dataclass(slots=True)

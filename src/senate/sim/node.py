@@ -103,6 +103,8 @@ class Node:
     engine: Engine | None = None
     kv: KVStore = field(default_factory=KVStore)
     crash_at_fsync: bool = False  # the nemesis armed a crash for the next fsync
+    vote_crash_prob: float = 0.0  # chance to crash while a new term/vote is being synced
+    on_self_crash: Callable[[Node], None] | None = None  # the nemesis restarts us later
     _inbox: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _tick: Handle | None = None
     _in_ready: bool = False
@@ -248,10 +250,18 @@ class Node:
         while not self._in_ready and self.state is NodeState.UP and engine.has_ready():
             rd = engine.ready()
             self.stats.readies += 1
+            crash = rd.must_sync and self.crash_at_fsync
+            hs = rd.hard_state
+            if self.vote_crash_prob and hs is not None and not crash:
+                old = self.disk.live.hard_state
+                if (hs.term, hs.vote) != (old.term, old.vote):
+                    crash = self.crash_rng.random() < self.vote_crash_prob
             self._send(rd.send_now)
             self._write(rd)
-            if rd.must_sync and self.crash_at_fsync:
+            if crash:
                 self.crash()  # power fails while this batch is in the page cache
+                if self.on_self_crash is not None:
+                    self.on_self_crash(self)
                 return
             if rd.must_sync and self.config.fsync_latency_us > 0:
                 self._in_ready = True
