@@ -13,8 +13,11 @@ Theory of operation:
   proposal, read) kicks the Driver (driver.py), which runs the Ready loop.
 - Writes: the node that receives a write proposes it if it leads, or forwards it
   to the leader it knows; either way it waits until the entry is applied in its
-  own log. It re-sends every `retry_interval` seconds and at once when the
-  leader changes; the request's (client id, seq) makes that safe.
+  own log. A follower forwards again every RETRY_INTERVAL and at once when the
+  leader changes; a leader proposes again only after leadership changed (its own
+  log still holds the entry otherwise). The request's (client id, seq) makes a
+  second copy in the log harmless: it applies once. Unknown after the write
+  timeout -> OutcomeUnknown (504); never handed to any leader -> Unavailable (503).
 - Linearizable reads use Raft's ReadIndex on every node: a follower's engine asks
   the leader for the read index (READ_INDEX), and the node serves the read from its
   own KV store once its applied index reaches it. So reads are not proxied; only
