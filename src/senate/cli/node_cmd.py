@@ -153,6 +153,11 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
     from senate.api import start_http
     from senate.runtime.node import Node
 
+    # Handlers first: a stop asked for during start-up still ends in a clean stop.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         node_obj = Node(config)
     except (StorageError, OSError, SenateError) as exc:
@@ -194,10 +199,6 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
         logger.info(
             "--resp %s ignored: no RESP server in this build yet", format_addr(config.resp_addr)
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     assert node_obj.failed is not None
     stopper = loop.create_task(stop.wait())
     waits: list[asyncio.Future[Any]] = [stopper, node_obj.failed]
