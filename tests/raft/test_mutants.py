@@ -109,7 +109,16 @@ def reads_confirmed(cls: type[Raft]) -> bool:
     return c.reads["a"] == []
 
 
+def commit_needs_a_majority(cls: type[Raft]) -> bool:
+    c = Cluster(["a", "b", "c"], maker=_maker(cls))
+    c.campaign("a")
+    c.isolate("a")
+    c.propose("a", b"alone")
+    return all(e.data != b"alone" for e in c.applied["a"])
+
+
 CASES = [
+    (mu.MinorityCommit, commit_needs_a_majority),
     (mu.VoteReplyInSendNow, vote_reply_waits),
     (mu.VoteBeforeDurable, vote_is_synced),
     (mu.AckInSendNow, ack_waits),

@@ -361,13 +361,18 @@ class RaftCore:
             self.append_entries(list(m.entries[start:]))
         return m.index + len(m.entries)
 
+    def follower_commit_limit(self, m: RaftMessage, last_new: int) -> int:
+        """Narrow: the leader's commit index moves ours only over entries this very
+        append proved to match the leader's log (a longer stale suffix may not)."""
+        return min(m.commit, last_new)
+
     def handle_append(self, m: RaftMessage) -> None:
         if m.index < self.log.committed:
             self.reply_append(self._msg(MT.APP_RESP, m.src, index=self.log.committed))
             return
         if self.log.match_term(m.index, m.log_term):
             last_new = self.append_from_leader(m)
-            self.log.commit_to(min(m.commit, last_new))
+            self.log.commit_to(self.follower_commit_limit(m, last_new))
             self.reply_append(self._msg(MT.APP_RESP, m.src, index=last_new))
             return
         hint_index, hint_term = self.log.find_conflict_by_term(

@@ -113,8 +113,12 @@ class RaftLeader(RaftCore):
         """Narrow: only entries of the current term commit by counting (Figure 8)."""
         return self.log.term(index) == self.term
 
+    def quorum_match(self) -> int:
+        """Narrow: the largest index a majority of the voters hold."""
+        return committed_index(self.membership.voters, self.match_of)
+
     def maybe_commit(self) -> None:
-        index = committed_index(self.membership.voters, self.match_of)
+        index = self.quorum_match()
         if index <= self.log.committed or not self.can_commit_at(index):
             return
         self.log.commit_to(index)

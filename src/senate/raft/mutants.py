@@ -70,6 +70,14 @@ class NoTruncateOnConflict(Raft):
         return m.index + len(m.entries)
 
 
+class MinorityCommit(Raft):
+    """Counts n // 2 voters as a quorum instead of n // 2 + 1 (an off-by-one)."""
+
+    def quorum_match(self) -> int:
+        matches = sorted((self.match_of(v) for v in self.membership.voters), reverse=True)
+        return matches[max(len(matches) // 2 - 1, 0)] if matches else 0
+
+
 class AckBeforeDurable(Raft):
     """Skips the fsync for appended entries, so append acks leave before the entries are durable."""
 
@@ -96,26 +104,30 @@ def _factory_of(cls: type[Raft]) -> Callable[[RaftConfig | None], EngineFactory]
     return make
 
 
-# Registered for the simulator (`senate sim --mutant NAME`); each was caught within
-# the CI seed budget under the default fault schedule when it was added.
+# Registered for the simulator (`senate sim --mutant NAME`): each one was caught
+# within the CI seed budget (500 seeds) under the default fault schedule.
 MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
-    "vote_before_durable": _factory_of(VoteBeforeDurable),
+    "ack_before_durable": _factory_of(AckBeforeDurable),
+    "apply_before_commit": _factory_of(ApplyBeforeCommit),
+    "minority_commit": _factory_of(MinorityCommit),
+    "no_truncate_on_conflict": _factory_of(NoTruncateOnConflict),
     "no_uptodate_check": _factory_of(NoUpToDateCheck),
     "readindex_no_confirm": _factory_of(ReadIndexNoConfirm),
-    "apply_before_commit": _factory_of(ApplyBeforeCommit),
-    "no_truncate_on_conflict": _factory_of(NoTruncateOnConflict),
-    "ack_before_durable": _factory_of(AckBeforeDurable),
 }
 
 # Real bugs whose window random faults open too rarely to catch them within the
-# seed budget (0 of 700 seeds for commit_prev_term: it takes a Figure 8 history —
-# three leaders, partial replication in between — and the new leader's NOOP, sent
-# in the same append as the old entries, usually closes the window; the send_now
-# variants need a crash in the instant between send_now and the fsync plus a
-# competing election). tests/raft/test_mutants.py and test_replication.py show
-# each breaking its rule deterministically.
+# seed budget, so registering them would only make the simulator's test fail:
+# - commit_prev_term (0 of 700 seeds): it takes a Figure 8 history (three leaders,
+#   partial replication in between), and the new leader's NOOP, sent in the same
+#   append as the old entries, usually closes the window;
+# - the vote durability bugs (0 of 500): a forgotten vote only matters if a second
+#   candidate asks in the *same* term after the voter restarted, and candidates
+#   never re-ask within a term;
+# - ack_in_send_now needs a crash exactly between send_now and the fsync.
+# tests/raft/test_mutants.py (and the Figure 8 test) show each breaking its rule.
 SUBTLE_MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
     "commit_prev_term": _factory_of(CommitPrevTerm),
+    "vote_before_durable": _factory_of(VoteBeforeDurable),
     "vote_reply_in_send_now": _factory_of(VoteReplyInSendNow),
     "ack_in_send_now": _factory_of(AckInSendNow),
 }
