@@ -200,7 +200,7 @@ class RaftCore:
         for peer in list(self.progress):
             if peer not in members:
                 del self.progress[peer]
-        for peer in members:
+        for peer in sorted(members):  # sorted: message order must not depend on str hashing
             if peer != self.node_id and peer not in self.progress:
                 self.progress[peer] = Progress(
                     match=0,
