@@ -4,10 +4,10 @@ and delivered by hand (any causal order), no sockets, no disk."""
 from __future__ import annotations
 
 from senate.activeactive import collections as _collections  # noqa: F401  (registers commands)
+from senate.activeactive.clock import PackedHLC
 from senate.activeactive.commands import Commands
 from senate.activeactive.keyspace import Keyspace, Op, decode_op, encode_op
 from senate.activeactive.replication import Replicator
-from senate.clocks import HybridLogicalClock
 
 
 class Clock:
@@ -23,9 +23,8 @@ class Replica:
         self.name = name
         self.space = Keyspace(name)
         self.ops: list[bytes] = []  # every op made here, encoded, in order
-        self.cmd = Commands(
-            self.space, HybridLogicalClock(name, clock, max_drift_ms=None), clock, self._made
-        )
+        self.hlc = PackedHLC(clock, max_drift_ms=1 << 40)
+        self.cmd = Commands(self.space, self.hlc, clock, self._made)
         self.rep = Replicator(name, peers, self.space)
 
     def _made(self, op: Op) -> None:
@@ -39,7 +38,8 @@ class Replica:
         return self.cmd.execute(raw)
 
     def receive(self, blobs: list[bytes]) -> None:
-        self.rep.receive_ops(blobs)
+        for op, _blob in self.rep.receive_ops(blobs):
+            self.hlc.receive(op.ts)
 
 
 def cluster(n: int = 3, clock: Clock | None = None) -> list[Replica]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from senate.activeactive.cell import FLOAT_DOWN, FLOAT_UP, INT_DOWN, INT_UP
+from senate.activeactive.clock import PackedHLC
 from senate.activeactive.keys import STRING, TYPE_NAMES, KeyState
 from senate.activeactive.keyspace import Keyspace, Op, OpBuilder
 from senate.activeactive.values import (
@@ -36,7 +37,6 @@ from senate.activeactive.values import (
     parse_float,
     parse_int,
 )
-from senate.clocks import HybridLogicalClock
 from senate.resp import reply as enc
 from senate.resp.server import Session
 
@@ -82,7 +82,7 @@ class Commands:
     def __init__(
         self,
         space: Keyspace,
-        hlc: HybridLogicalClock,
+        hlc: PackedHLC,
         clock_ms: Callable[[], int],
         on_op: Callable[[Op], None],
     ) -> None:
@@ -135,7 +135,7 @@ class Commands:
 
     def begin(self) -> OpBuilder:
         if self._open is None:
-            self._open = self.space.builder(self.hlc.now().pack())
+            self._open = self.space.builder(self.hlc.now())
         return self._open
 
     def expired(self, ks: KeyState) -> bool:

@@ -78,7 +78,13 @@ class KeyState:
     # -- reading --------------------------------------------------------------------------
     def type_of(self) -> int | None:
         """The visible type (see the module rules), or None if the key does not exist."""
-        types = [t for t, cells in enumerate(self.cells) if any(c.live() for c in cells.values())]
+        types = []
+        for t, cells in enumerate(self.cells):
+            if cells:
+                for c in cells.values():
+                    if c.regs or c.pres:
+                        types.append(t)
+                        break
         if len(types) <= 1:
             return types[0] if types else None
         return max(types, key=lambda t: (self._recency(t), -t))

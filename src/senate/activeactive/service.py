@@ -23,22 +23,21 @@ Rules kept in this file:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from senate.activeactive import collections as _collections  # noqa: F401  (registers commands)
+from senate.activeactive.clock import PackedHLC
 from senate.activeactive.commands import Commands
 from senate.activeactive.durability import OP_RECORD, STATE_RECORD, DurableLog
 from senate.activeactive.info import render_info
 from senate.activeactive.keyspace import Keyspace, Op, decode_op, encode_op
 from senate.activeactive.messages import OPS, STATE, SYNC, CrdtMessage
 from senate.activeactive.replication import Replicator
-from senate.clocks import HLCTimestamp, HybridLogicalClock
 from senate.consensus.types import Message
-from senate.errors import ClockError, DecodeError, StorageError
+from senate.errors import DecodeError, StorageError
 from senate.resp.server import RespServer, Session
 
 logger = logging.getLogger("senate.activeactive")
@@ -74,7 +73,7 @@ class ActiveActiveService:
         self.sync_interval = sync_interval
         self.snapshot_every = snapshot_every
         self.space = Keyspace(node_id)
-        self.hlc = HybridLogicalClock(node_id, clock_ms)
+        self.hlc = PackedHLC(clock_ms)
         self.commands = Commands(self.space, self.hlc, clock_ms, self._on_local_op)
         self.commands.info = self._info
         self.commands.admin = admin
@@ -170,8 +169,7 @@ class ActiveActiveService:
     def _persist_applied(self, applied: list[tuple[Op, bytes]]) -> None:
         for op, blob in applied:
             self.log.append(OP_RECORD, blob)
-            with contextlib.suppress(ClockError, DecodeError):
-                self.hlc.receive(HLCTimestamp.unpack(op.ts, op.origin))
+            self.hlc.receive(op.ts)
             for key, _delta in op.keys:
                 self.commands.track_expiry(key)
 
