@@ -11,6 +11,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -136,3 +137,70 @@ def test_fault_admin_endpoint_when_enabled(tmp_path: Path) -> None:
         assert healed["rules"]["block"] == [] and healed["rules"]["default"]["drop"] == 0.0
 
     _run(tmp_path, check, members=3, fault_admin=True)
+
+
+def test_txn_if_then_else(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        async def txn(doc: object) -> tuple[int, Any]:
+            resp = await client.post("/v1/txn", json=doc)
+            return resp.status, await resp.json()
+
+        create = {
+            "compare": [{"key": "t/a", "target": "create_revision", "op": "==", "value": 0}],
+            "success": [
+                {"op": "put", "key": "t/a", "value": "1"},
+                {"op": "put", "key": "t/b", "value": "2"},
+                {"op": "get", "key": "t/a"},
+            ],
+            "failure": [{"op": "get", "key": "t/a"}],
+        }
+        status, body = await txn(create)
+        assert status == 200 and body["succeeded"] is True and body["revision"] == 1
+        assert body["results"][:2] == [{"revision": 1}, {"revision": 1}]
+        assert body["results"][2]["kv"]["value"] == "1"
+        status, body = await txn(create)  # the key exists now: the failure branch runs
+        assert status == 200 and body["succeeded"] is False and body["revision"] == 1
+        assert body["results"][0]["kv"]["create_revision"] == 1
+        swap = {
+            "encoding": "base64",
+            "compare": [{"key": "t/b", "target": "value", "op": "==", "value": "Mg=="}],
+            "success": [
+                {"op": "delete", "key": "t/b"},
+                {"op": "put", "key": "t/c", "value": "/w=="},
+            ],
+        }
+        status, body = await txn(swap)
+        assert body["succeeded"] and body["results"] == [{"deleted": True}, {"revision": 2}]
+        status, body = await txn({"success": [{"op": "get", "key": "t/c"}]})
+        kv = body["results"][0]["kv"]
+        assert kv["value"] is None and kv["value_base64"] == "/w=="  # not UTF-8 text
+        got = await client.get("/v1/kv/t%2Fa")
+        assert (
+            got.headers["X-Senate-Create-Revision"] == "1" and got.headers["X-Senate-Lease"] == "0"
+        )
+        for bad in (
+            [],
+            {"compare": "x"},
+            {"success": [{"op": "put", "key": "k"}]},
+            {"success": [{"op": "jump", "key": "k"}]},
+            {"compare": [{"key": "k", "target": "value", "op": "~", "value": "v"}]},
+            {"compare": [{"key": "k", "target": "version", "op": "==", "value": "1"}]},
+            {
+                "success": [
+                    {"op": "put", "key": "k", "value": "1"},
+                    {"op": "put", "key": "k", "value": "2"},
+                ]
+            },
+            {"encoding": "base64", "success": [{"op": "put", "key": "k", "value": "!!"}]},
+            {"extra": 1},
+        ):
+            status, body = await txn(bad)
+            assert status == 400 and body["error"] == "bad_request", bad
+        status, body = await txn(
+            {"success": [{"op": "put", "key": "k", "value": "v", "lease": 42}]}
+        )
+        assert status == 404 and body["error"] == "lease_not_found"
+        raw = await client.post("/v1/txn", data=b"{not json")
+        assert raw.status == 400
+
+    _run(tmp_path, check)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import urllib.parse
 
 from senate_harness import Cluster, key_path
@@ -158,3 +159,18 @@ def test_client_session_applies_a_retried_write_once(shared_cluster: Cluster) ->
     assert stale.status == 409 and stale.json()["error"] == "stale_request"
     assert c.get("n2", "session/k").body == b"a"
     assert c.put("n2", "session/k", b"c", headers={"X-Senate-Seq": "8"}).status == 400
+
+
+def test_txn_through_a_follower(shared_cluster: Cluster) -> None:
+    c = shared_cluster
+    _, follower = _leader_and_follower(c)
+    doc = {
+        "compare": [{"key": "txn/lock", "target": "version", "op": "==", "value": 0}],
+        "success": [{"op": "put", "key": "txn/lock", "value": "mine"}],
+        "failure": [{"op": "get", "key": "txn/lock"}],
+    }
+    first = c.request(follower, "POST", "/v1/txn", json.dumps(doc).encode())
+    assert first.status == 200 and first.json()["succeeded"] is True
+    second = c.request("n1", "POST", "/v1/txn", json.dumps(doc).encode()).json()
+    assert second["succeeded"] is False and second["results"][0]["kv"]["value"] == "mine"
+    assert c.get(follower, "txn/lock").body == b"mine"

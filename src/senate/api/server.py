@@ -5,6 +5,7 @@
     GET    /v1/kv/{key}               raw value, X-Senate-Revision; ?consistency=...
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
     GET    /v1/kv?prefix=P            {"revision", "items": [...]}; ?encoding=base64
+    POST   /v1/txn                    If/Then/Else (txn.py, docs/API.md)
     GET|PUT /v1/admin/faults          only with --enable-fault-admin (admin.py)
 
 Durability of each write path (see runtime/node.py for the full statement):
@@ -37,6 +38,7 @@ from aiohttp import web
 
 from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
+from senate.api.txn import run_txn
 from senate.errors import MalformedInput
 from senate.kv import KeyValue, Result
 from senate.kv.commands import MAX_CLIENT_ID_BYTES, MAX_INT, check_key
@@ -44,7 +46,9 @@ from senate.kv.store import STALE
 from senate.runtime.node import ClientRef, Node
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node", Node)
-REVISION_HEADER = "X-Senate-Revision"
+REVISION_HEADER = "X-Senate-Revision"  # the key's mod revision
+CREATE_REVISION_HEADER = "X-Senate-Create-Revision"
+LEASE_HEADER = "X-Senate-Lease"  # 0 = no lease
 CLIENT_HEADER = "X-Senate-Client"
 SEQ_HEADER = "X-Senate-Seq"
 SHUTDOWN_GRACE = 2.0  # seconds
@@ -60,6 +64,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_put("/v1/kv/{key:.+}", handle_put)
     app.router.add_get("/v1/kv/{key:.+}", handle_get)
     app.router.add_delete("/v1/kv/{key:.+}", handle_delete)
+    app.router.add_post("/v1/txn", handle_txn)
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
@@ -128,8 +133,16 @@ async def handle_get(request: web.Request) -> web.Response:
     return web.Response(
         body=kv.value,
         content_type="application/octet-stream",
-        headers={REVISION_HEADER: str(kv.mod_revision)},
+        headers={
+            REVISION_HEADER: str(kv.mod_revision),
+            CREATE_REVISION_HEADER: str(kv.create_revision),
+            LEASE_HEADER: str(kv.lease),
+        },
     )
+
+
+async def handle_txn(request: web.Request) -> web.Response:
+    return await run_txn(request, request.app[NODE_KEY], _client(request))
 
 
 async def handle_list(request: web.Request) -> web.Response:

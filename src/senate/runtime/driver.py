@@ -67,7 +67,6 @@ class Driver:
     kv: KVStore
     send: Callable[[Message], None]
     snapshot_every: int
-    max_value_bytes: int = 1 << 20  # the KVStore's limit, kept when a snapshot replaces it
     applied_term: int = 0  # term of the entry at kv.applied_index (for snapshots)
     snap_index: int = 0  # index of the newest durable KV snapshot
     stats: DriverStats = field(default_factory=DriverStats)
@@ -155,7 +154,8 @@ class Driver:
             await self._take_snapshot()
 
     def _install(self, snap: Snapshot) -> None:
-        self.kv = KVStore.restore(snap.data, max_value_bytes=self.max_value_bytes)
+        # In place: the store keeps its limits and its watch hub (kv/store.py).
+        self.kv.install(snap.data)
         self.applied_term = snap.term
         self.snap_index = snap.index
         self.stats.installed += 1

@@ -60,6 +60,8 @@ from senate.kv import (
     Put,
     Request,
     Result,
+    Txn,
+    TxnResult,
     decode_request,
     encode_request,
 )
@@ -150,7 +152,6 @@ class Node:
             kv=kv,
             send=self._send,
             snapshot_every=config.snapshot_every,
-            max_value_bytes=config.max_value_bytes,
             applied_term=snap.term if snap else 0,
             snap_index=snap.index if snap else 0,
             on_progress=self._on_progress,
@@ -278,7 +279,17 @@ class Node:
     ) -> Result:
         return await self._write(Delete(key, prev_revision, prev_value), client)
 
-    async def _write(self, op: Put | Delete, client: ClientRef | None) -> Result:
+    async def txn(self, txn: Txn, *, client: ClientRef | None = None) -> TxnResult:
+        """Run an If/Then/Else transaction through the log (reads in it are linearizable)."""
+        result = await self._write(txn, client)
+        if not isinstance(result, TxnResult):
+            # A duplicate (client, seq) can answer with another command's result.
+            if result.error is None:
+                raise MalformedInput("this client session's seq belongs to another command")
+            return TxnResult(result.revision, False, error=result.error)
+        return result
+
+    async def _write(self, op: Put | Delete | Txn, client: ClientRef | None) -> Result:
         if client is not None:
             req = Request(client.client_id, client.seq, op)
             data = encode_request(req, self.config.max_value_bytes)  # MalformedInput -> 400
