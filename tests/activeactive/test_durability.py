@@ -66,3 +66,21 @@ def test_kill9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
             assert total > 200, f"only {total} acknowledged rounds; the test proves little"
             c.close()
         assert any(p.name == "keyspace.snap" for p in node.data_dir.iterdir())
+
+
+def test_clean_stop_snapshots_and_restarts_with_everything(tmp_path: Path) -> None:
+    with running(tmp_path, 1) as (node,):
+        c = node.client()
+        for i in range(300):
+            c.hset("h", f"f{i}", i)
+        c.zadd("z", {"a": 1.5})
+        c.set("ttl", "v", ex=1000)
+        c.close()
+        node.stop()  # SIGTERM: flush and snapshot
+        assert (node.data_dir / "keyspace.snap").exists()
+        node.start()
+        c = node.client()
+        assert c.hlen("h") == 300 and c.hget("h", "f299") == b"299"
+        assert c.zscore("z", "a") == 1.5
+        assert 990 <= c.ttl("ttl") <= 1000
+        c.close()

@@ -165,7 +165,8 @@ class Commands:
             raise ReplyError(WRONGTYPE)
         b = self.begin()
         state = b.state(key)
-        if ks is None and state.exp and self.expired(state):
+        if ks is None and state.exp:
+            # Expired, or dead with expiry entries left: the write starts a fresh key.
             state.clear(b.delta(key))
         return b, state
 
