@@ -37,7 +37,7 @@ def test_one_seed_passes_and_prints_a_summary(tmp_path: Path) -> None:
     for text in ("leaders elected", "entries committed", "faults injected", "ops", "verdict"):
         assert text in r.stdout
     assert "linearizable" in r.stdout
-    assert history.read_text().count("\n") >= 2 * 60
+    assert history.read_text().count("\n") >= 2 * 100
     assert trace.read_text().count("\n") > 100
     # The history file is one `senate check` accepts.
     check = _senate("check", str(history))
@@ -93,7 +93,7 @@ def test_a_failing_mutant_exits_1_and_prints_the_replay_command() -> None:
     name, seed = _failing_mutant_seed()
     r = _senate("sim", "--seed", str(seed), "--mutant", name)
     assert r.returncode == 1, r.stdout + r.stderr
-    replay = f"senate sim --seed {seed} --nodes 5 --ops 60 --faults all --protocol raft"
+    replay = f"senate sim --seed {seed} --nodes 5 --ops 100 --faults all --protocol raft"
     assert f"{replay} --mutant {name}" in r.stdout
     # And --seeds stops at the first failure with the same command.
     r = _senate("sim", "--seeds", f"{seed}..{seed + 3}", "--mutant", name)

@@ -22,7 +22,7 @@ def _fake_protocol() -> Iterator[None]:
 def _cfg(seed: int = 1) -> SimConfig:
     # The fake engine keeps no snapshots and has no elections: no crashes, no compaction.
     return SimConfig(
-        seed=seed, protocol="fake", faults=FaultConfig.parse("none"), snapshot_every=10**9
+        seed=seed, ops=60, protocol="fake", faults=FaultConfig.parse("none"), snapshot_every=10**9
     )
 
 

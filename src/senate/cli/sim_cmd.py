@@ -54,6 +54,8 @@ def _summary(result: SimResult) -> Table:
     table.add_column("value")
     table.add_row("protocol", cfg.protocol + (f" (mutant {cfg.mutant})" if cfg.mutant else ""))
     table.add_row("nodes / ops", f"{cfg.nodes} / {cfg.ops}")
+    if result.engine_config is not None:
+        table.add_row("engine config", repr(result.engine_config))
     table.add_row("simulated time", f"{result.sim_time_us / 1e6:.3f} s ({result.events} events)")
     table.add_row("leaders elected", str(result.leaders_elected))
     table.add_row("entries committed", str(result.entries_committed))
@@ -92,7 +94,7 @@ def _report_failure(console: Console, result: SimResult) -> None:
 @click.option("--seed", type=int, default=None, help="Run one seed.")
 @click.option("--seeds", "seed_range", default=None, help="Run seeds A..B (inclusive).")
 @click.option("--nodes", type=click.IntRange(1, 15), default=5, show_default=True)
-@click.option("--ops", type=click.IntRange(1, 100_000), default=60, show_default=True)
+@click.option("--ops", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option(
     "--faults",
     default="all",

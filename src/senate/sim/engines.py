@@ -4,6 +4,8 @@ deliberately broken variants (mutants) each protocol offers for mutation testing
 Rules this file keeps:
 - Engines are imported only when chosen, so a protocol still under construction
   does not break the others.
+- Engine knobs (batch sizes, windows) are drawn per run from the seed, so the
+  replay command stays just the seed and the flags.
 - A protocol's mutants live in its own package as `MUTANTS: dict[str, factory]`,
   each factory taking an optional engine config and returning an EngineFactory.
 """
@@ -11,6 +13,7 @@ Rules this file keeps:
 from __future__ import annotations
 
 import importlib
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +26,29 @@ PROTOCOLS: dict[str, tuple[str, str, str]] = {
     "multipaxos": ("senate.paxos", "paxos_factory", "senate.paxos.mutants"),
     "zab": ("senate.zab", "zab_factory", "senate.zab.mutants"),
 }
+
+
+def _raft_knobs(rng: random.Random) -> Any:
+    # Small batches and windows split a follower's catch-up into many round trips,
+    # which is where a leader that counts replicas of old-term entries goes wrong.
+    from senate.raft import RaftConfig
+
+    return RaftConfig(
+        max_msg_entries=rng.choices((1, 4, 64), weights=(2, 1, 1))[0],
+        max_inflight=rng.choices((1, 4, 16), weights=(2, 1, 1))[0],
+    )
+
+
+# protocol -> a config drawn from the run's seed (knob fuzzing, as FoundationDB's
+# simulator randomizes its knobs): every run explores a different corner.
+KNOBS: dict[str, Callable[[random.Random], Any]] = {"raft": _raft_knobs}
+
+
+def random_config(protocol: str, rng: random.Random) -> Any:
+    """An engine config drawn from `rng` (None: the protocol's defaults)."""
+    _protocol(protocol)
+    draw = KNOBS.get(protocol)
+    return draw(rng) if draw is not None else None
 
 
 def _protocol(name: str) -> tuple[str, str, str]:

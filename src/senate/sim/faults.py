@@ -58,8 +58,8 @@ class FaultConfig:
     min_duration_us: int = 30 * US_PER_MS
     max_duration_us: int = 600 * US_PER_MS
     target_leader_prob: float = 0.5  # a partition or crash aims at the current leader
-    churn_prob: float = 0.3  # a fresh leader is isolated or crashed soon after winning
-    churn_delay_us: int = 20 * US_PER_MS  # "soon": uniform in [0, this]
+    churn_prob: float = 0.6  # a fresh leader is isolated or crashed soon after winning
+    churn_delay_us: int = 5 * US_PER_MS  # "soon": uniform in [0, this]
     torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
     crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
     vote_crash_prob: float = 0.03  # crash while syncing a new term or vote

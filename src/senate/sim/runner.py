@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from senate.check import Verdict, check_events, events_from_dicts
 from senate.consensus.types import Membership
 from senate.sim.clients import Client, ClientConfig, HistoryEvent, Workload
-from senate.sim.engines import engine_factory
+from senate.sim.engines import engine_factory, random_config
 from senate.sim.faults import FaultConfig, Nemesis
 from senate.sim.invariants import Invariants, Violation, ViolationFound
 from senate.sim.network import Network
@@ -36,11 +36,11 @@ from senate.sim.scheduler import US_PER_MS, US_PER_S, Scheduler
 class SimConfig:
     seed: int
     nodes: int = 5
-    ops: int = 60
+    ops: int = 100
     faults: FaultConfig = field(default_factory=FaultConfig)
     protocol: str = "raft"
     mutant: str | None = None
-    engine_config: Any = None  # the protocol's own config (e.g. RaftConfig), None = default
+    engine_config: Any = None  # the protocol's own config (RaftConfig); None = drawn from seed
     clients: int = 5
     keys: int = 3
     think_us: int = 40 * US_PER_MS  # mean pause between one client's ops
@@ -77,6 +77,7 @@ class SimResult:
     events: int
     history: list[HistoryEvent]
     net: dict[str, int]
+    engine_config: Any
 
     @property
     def ok(self) -> bool:
@@ -99,7 +100,10 @@ def run_simulation(cfg: SimConfig) -> SimResult:
     sched = Scheduler(cfg.seed, cfg.trace)
     inv = Invariants()
     net = Network(sched, sched.rng("net"))
-    factory = engine_factory(cfg.protocol, cfg.mutant, cfg.engine_config)
+    engine_cfg = cfg.engine_config
+    if engine_cfg is None:
+        engine_cfg = random_config(cfg.protocol, sched.rng("knobs"))
+    factory = engine_factory(cfg.protocol, cfg.mutant, engine_cfg)
     ids = [f"n{i + 1}" for i in range(cfg.nodes)]
     membership = Membership(frozenset(ids))
     faults = cfg.faults
@@ -196,6 +200,7 @@ def run_simulation(cfg: SimConfig) -> SimResult:
             "blocked": stats.blocked,
             "overflowed": stats.overflowed,
         },
+        engine_config=engine_cfg,
     )
 
 
