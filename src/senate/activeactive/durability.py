@@ -75,6 +75,7 @@ class DurableLog:
         self.records_since_snapshot = 0
         self.fsyncs = 0
         self._last_batch = 0
+        self._closing = False
 
     # -- recovery ---------------------------------------------------------------------------
     def recover(self) -> tuple[bytes | None, list[bytes]]:
@@ -151,6 +152,8 @@ class DurableLog:
         loop = asyncio.get_running_loop()
         while True:
             if not self._pending and self._snapshot is None:
+                if self._closing:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -213,17 +216,15 @@ class DurableLog:
         self._waiters.clear()
 
     async def close(self) -> None:
-        """Flush what is pending, then stop."""
-        if self._task is not None:
-            deadline = asyncio.get_running_loop().time() + 5.0
-            while (
-                (self._pending or self._durable < self._appended)
-                and self.broken is None
-                and asyncio.get_running_loop().time() < deadline
-            ):
-                await asyncio.sleep(0.005)
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Write what is pending (and a requested snapshot), then stop."""
+        if self._task is not None and self._wake is not None:
+            self._closing = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 10.0)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         self._pool.shutdown(wait=True)
         if self._wal is not None:
             self._wal.close()
