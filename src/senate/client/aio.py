@@ -278,7 +278,7 @@ class AsyncClient:
         retrier = Retrier(call.kind, self.retry, len(self.endpoints.urls), rng=self._rng)
         timeout = call.timeout or self.timeout
         while True:
-            if self.endpoints.stale:
+            if self.endpoints.stale and retrier.round_start:
                 await self.find_leader()
             url = self.endpoints.current
             try:

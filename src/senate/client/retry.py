@@ -119,8 +119,9 @@ class Endpoints:
             self.stale = True
 
     def choose_leader(self, answers: Sequence[tuple[str, dict[str, object] | None]]) -> None:
-        """Prefer the endpoint that says it leads, else the one its peers name,
-        else the first that answered; `answers` pairs each URL with its status."""
+        """Prefer the endpoint that says it leads, else the one its peers name;
+        with no leader in sight keep the current one. `answers` pairs each URL
+        with its status (None: no answer)."""
         by_id = {a.get("id"): url for url, a in answers if a is not None}
         for url, a in answers:
             if a is not None and a.get("role") == "leader":
@@ -130,11 +131,6 @@ class Endpoints:
             leader = a.get("leader") if a is not None else None
             if leader is not None and leader in by_id:
                 self.prefer(by_id[leader])
-                return
-        for url, a in answers:
-            if a is not None:
-                with self._lock:
-                    self._current = self.urls.index(url)
                 return
 
 
@@ -158,7 +154,7 @@ class Retrier:
         self.started = clock()
         self.attempts = 0
         self.rounds = 0
-        self.in_round = 0  # failures since the last backoff
+        self.in_round = 0  # failures since the last backoff (or the start)
         self.maybe_applied = False
         self.last = ""
 
@@ -183,6 +179,12 @@ class Retrier:
         if self.attempts >= self.policy.attempts or spent + delay > self.policy.deadline:
             raise self.final()
         return delay
+
+    @property
+    def round_start(self) -> bool:
+        """At the start of a round: the time to look for the leader again (within a
+        round the client tries each endpoint, whatever the last status said)."""
+        return self.in_round == 0
 
     def final(self) -> ClientError:
         tail = f"after {self.attempts} attempts; last: {self.last}"

@@ -234,7 +234,7 @@ class Client:
         retrier = Retrier(call.kind, self.retry, len(self.endpoints.urls), rng=self._rng)
         timeout = call.timeout or self.timeout
         while True:
-            if self.endpoints.stale:
+            if self.endpoints.stale and retrier.round_start:
                 self.find_leader()
             url = self.endpoints.current
             try:

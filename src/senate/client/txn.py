@@ -69,8 +69,10 @@ class CompareTarget:
     def _make(self, op: Op, other: object) -> Compare:
         if isinstance(other, str):
             other = other.encode()
-        if not isinstance(other, bytes | int) or isinstance(other, bool):
+        wanted = bytes if self.target == "value" else int
+        if not isinstance(other, wanted) or isinstance(other, bool):
             raise TypeError(f"cannot compare a {self.target} with {type(other).__name__}")
+        assert isinstance(other, bytes | int)
         return Compare(self.key, self.target, op, other)
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
