@@ -8,6 +8,7 @@ reach a quorum answers 503 with Retry-After instead of hanging or guessing.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ def _run(tmp_path: Path, check: Check, members: int = 1, fault_admin: bool = Fal
         ("127.0.0.1", 0),
         cluster,
         tick_ms=10,
+        snapshot_every=7,
         write_timeout=0.3,
         fault_admin=fault_admin,
     )
@@ -203,4 +205,58 @@ def test_txn_if_then_else(tmp_path: Path) -> None:
         raw = await client.post("/v1/txn", data=b"{not json")
         assert raw.status == 400
 
+    _run(tmp_path, check)
+
+
+def test_watch_streams_changes_and_resumes(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        async def line(resp: Any) -> dict[str, Any]:
+            raw = await asyncio.wait_for(resp.content.readline(), timeout=5)
+            parsed: dict[str, Any] = json.loads(raw)
+            return parsed
+
+        stream = await client.get("/v1/watch", params={"prefix": "w/", "progress_interval": "0.1"})
+        assert stream.status == 200
+        assert stream.headers["Content-Type"] == "application/x-ndjson"
+        assert await line(stream) == {"type": "progress", "revision": 0}
+        await client.put("/v1/kv/other", data=b"not watched")
+        await client.put("/v1/kv/w%2Fa", data=b"1")
+        await client.put("/v1/kv/w%2Fb", data=b"\xff")
+        await client.delete("/v1/kv/w%2Fa")
+        events = []
+        while len(events) < 3:
+            item = await line(stream)
+            if item["type"] != "progress":
+                events.append(item)
+        assert events == [
+            {"type": "put", "key": "w/a", "revision": 2, "value": "1"},
+            {"type": "put", "key": "w/b", "revision": 3, "value": None, "value_base64": "/w=="},
+            {"type": "delete", "key": "w/a", "revision": 4, "value": ""},
+        ]
+        stream.close()
+        # Resume after the first event: the rest again, nothing skipped or repeated.
+        again = await client.get(
+            "/v1/watch", params={"key": "w/b", "start_revision": "3", "encoding": "base64"}
+        )
+        assert await line(again) == {"type": "put", "key": "w/b", "revision": 3, "value": "/w=="}
+        again.close()
+        for params in ({}, {"key": "a", "prefix": "b"}, {"key": "a", "start_revision": "0"}):
+            bad = await client.get("/v1/watch", params=params)
+            assert bad.status == 400 and (await bad.json())["error"] == "bad_request"
+
+    _run(tmp_path, check)
+
+
+def test_watch_from_before_the_snapshot_is_410(tmp_path: Path) -> None:
+    async def write(client: TestClient[object, object]) -> None:
+        for i in range(12):  # snapshot_every 7 in _run's config: the restart loads one
+            assert (await client.put(f"/v1/kv/k{i}", data=b"v")).status == 200
+
+    async def check(client: TestClient[object, object]) -> None:
+        gone = await client.get("/v1/watch", params={"prefix": "k", "start_revision": "1"})
+        assert gone.status == 410
+        body = await gone.json()
+        assert body["error"] == "compacted" and body["oldest_revision"] > 1
+
+    _run(tmp_path, write)
     _run(tmp_path, check)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+import urllib.request
 
 from senate_harness import Cluster, key_path
 
@@ -174,3 +175,17 @@ def test_txn_through_a_follower(shared_cluster: Cluster) -> None:
     second = c.request("n1", "POST", "/v1/txn", json.dumps(doc).encode()).json()
     assert second["succeeded"] is False and second["results"][0]["kv"]["value"] == "mine"
     assert c.get(follower, "txn/lock").body == b"mine"
+
+
+def test_watch_on_a_follower_sees_writes_made_through_the_leader(shared_cluster: Cluster) -> None:
+    c = shared_cluster
+    leader, follower = _leader_and_follower(c)
+    url = c.nodes[follower].url + "/v1/watch?prefix=" + urllib.parse.quote("watched/")
+    with urllib.request.urlopen(url, timeout=10) as stream:
+        for i in range(3):
+            assert c.put(leader, f"watched/{i}", b"%d" % i).status == 200
+        events = [json.loads(stream.readline()) for _ in range(3)]
+    assert [(e["type"], e["key"], e["value"]) for e in events] == [
+        ("put", f"watched/{i}", str(i)) for i in range(3)
+    ]
+    assert [e["revision"] for e in events] == sorted(e["revision"] for e in events)

@@ -6,6 +6,7 @@
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
     GET    /v1/kv?prefix=P            {"revision", "items": [...]}; ?encoding=base64
     POST   /v1/txn                    If/Then/Else (txn.py, docs/API.md)
+    GET    /v1/watch?key=K|prefix=P   a stream of changes (watch.py)
     GET|PUT /v1/admin/faults          only with --enable-fault-admin (admin.py)
 
 Durability of each write path (see runtime/node.py for the full statement):
@@ -39,6 +40,7 @@ from aiohttp import web
 from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
 from senate.api.txn import run_txn
+from senate.api.watch import watch_stream
 from senate.errors import MalformedInput
 from senate.kv import KeyValue, Result
 from senate.kv.commands import MAX_CLIENT_ID_BYTES, MAX_INT, check_key
@@ -65,6 +67,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/kv/{key:.+}", handle_get)
     app.router.add_delete("/v1/kv/{key:.+}", handle_delete)
     app.router.add_post("/v1/txn", handle_txn)
+    app.router.add_get("/v1/watch", handle_watch)
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
@@ -143,6 +146,10 @@ async def handle_get(request: web.Request) -> web.Response:
 
 async def handle_txn(request: web.Request) -> web.Response:
     return await run_txn(request, request.app[NODE_KEY], _client(request))
+
+
+async def handle_watch(request: web.Request) -> web.StreamResponse:
+    return await watch_stream(request, request.app[NODE_KEY])
 
 
 async def handle_list(request: web.Request) -> web.Response:
