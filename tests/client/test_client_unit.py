@@ -338,7 +338,7 @@ def test_the_async_watch_resumes_the_same_way() -> None:
     async def main(url: str) -> list[tuple[str, bytes | None, int]]:
         async with AsyncClient(url, retry=FAST) as c:
             w = c.watch("w")
-            got = []
+            got: list[tuple[str, bytes | None, int]] = []
             async for e in w:
                 got.append((e.type, e.value, e.revision))
                 if len(got) == 4:
@@ -359,9 +359,12 @@ def test_a_compacted_start_revision_raises() -> None:
             return status_of("n1")
         return Reply(410, {"error": "compacted", "message": "gone", "oldest_revision": 40})
 
-    with serving(script) as [srv], Client(srv.url, retry=FAST) as c:
-        with pytest.raises(Compacted) as exc:
-            next(iter(c.watch(prefix="p/", start_revision=2)))
+    with (
+        serving(script) as [srv],
+        Client(srv.url, retry=FAST) as c,
+        pytest.raises(Compacted) as exc,
+    ):
+        next(iter(c.watch(prefix="p/", start_revision=2)))
     assert exc.value.oldest_revision == 40
 
 
