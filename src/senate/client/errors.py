@@ -26,9 +26,11 @@ class ClientError(SenateError):
 
 
 class BadRequest(ClientError):
-    """The server refused the request as malformed (400): retrying will not help."""
+    """The request is malformed (400, or refused before sending): retrying will not
+    help. The CLI exits 2 (bad usage) on it, as the input came from its user."""
 
     status = 400
+    exit_code = 2
 
 
 class NotFound(ClientError):
