@@ -260,3 +260,45 @@ def test_watch_from_before_the_snapshot_is_410(tmp_path: Path) -> None:
 
     _run(tmp_path, write)
     _run(tmp_path, check)
+
+
+def test_leases_keep_keys_alive_until_they_expire(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        granted = await client.post("/v1/leases", json={"ttl": 0.4})
+        assert granted.status == 200
+        lease = await granted.json()
+        lease_id = lease["id"]
+        assert lease["ttl"] == 0.4 and lease_id >= 1
+        put = await client.put(f"/v1/kv/leased?lease={lease_id}", data=b"v")
+        assert put.status == 200
+        got = await client.get("/v1/kv/leased")
+        assert got.headers["X-Senate-Lease"] == str(lease_id)
+        for _ in range(6):  # 0.6 s of keepalives, well past the ttl
+            await asyncio.sleep(0.1)
+            kept = await client.post(f"/v1/leases/{lease_id}/keepalive")
+            assert kept.status == 200 and (await kept.json())["ttl"] == 0.4
+        info = await (await client.get(f"/v1/leases/{lease_id}")).json()
+        assert info["keys"] == ["leased"] and 0 < info["remaining"] <= 0.4
+        for _ in range(100):  # no more keepalives: the leader revokes it
+            await asyncio.sleep(0.02)
+            if (await client.get("/v1/kv/leased")).status == 404:
+                break
+        assert (await client.get("/v1/kv/leased")).status == 404
+        gone = await client.post(f"/v1/leases/{lease_id}/keepalive")
+        assert gone.status == 404 and (await gone.json())["error"] == "lease_not_found"
+        assert (await client.get(f"/v1/leases/{lease_id}")).status == 404
+        # Revoking deletes the attached keys at once.
+        other = (await (await client.post("/v1/leases", json={"ttl": 60})).json())["id"]
+        await client.put(f"/v1/kv/a?lease={other}", data=b"1")
+        await client.put(f"/v1/kv/b?lease={other}", data=b"2")
+        revoked = await client.delete(f"/v1/leases/{other}")
+        assert revoked.status == 200 and await revoked.json() == {"revoked": True}
+        assert (await client.get("/v1/kv/a")).status == 404
+        assert (await client.delete(f"/v1/leases/{other}")).status == 404
+        unknown = await client.put("/v1/kv/c?lease=12345", data=b"3")
+        assert unknown.status == 404 and (await unknown.json())["error"] == "lease_not_found"
+        for body in ({"ttl": 0}, {"ttl": True}, {"ttl": "5"}, [], {"x": 1}):
+            assert (await client.post("/v1/leases", json=body)).status == 400
+        assert (await client.get("/v1/leases/abc")).status == 400
+
+    _run(tmp_path, check)

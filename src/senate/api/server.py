@@ -1,12 +1,13 @@
 """The HTTP/JSON API of CONTRACT.md on aiohttp, served by every node.
 
     GET    /v1/status                 the node's view: role, term, leader, indexes, members
-    PUT    /v1/kv/{key}               body = raw value; ?prev_revision=N | ?prev_value=V
+    PUT    /v1/kv/{key}               body = raw value; ?prev_revision=N | ?prev_value=V; ?lease=ID
     GET    /v1/kv/{key}               raw value, X-Senate-Revision; ?consistency=...
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
     GET    /v1/kv?prefix=P            {"revision", "items": [...]}; ?encoding=base64
     POST   /v1/txn                    If/Then/Else (txn.py, docs/API.md)
     GET    /v1/watch?key=K|prefix=P   a stream of changes (watch.py)
+    /v1/leases...                     grant, keepalive, inspect, revoke (leases.py)
     GET|PUT /v1/admin/faults          only with --enable-fault-admin (admin.py)
 
 Durability of each write path (see runtime/node.py for the full statement):
@@ -39,10 +40,11 @@ from aiohttp import web
 
 from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
+from senate.api.leases import add_lease_routes
 from senate.api.txn import run_txn
 from senate.api.watch import watch_stream
 from senate.errors import MalformedInput
-from senate.kv import KeyValue, Result
+from senate.kv import LEASE_NOT_FOUND, KeyValue, Result
 from senate.kv.commands import MAX_CLIENT_ID_BYTES, MAX_INT, check_key
 from senate.kv.store import STALE
 from senate.runtime.node import ClientRef, Node
@@ -68,6 +70,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_delete("/v1/kv/{key:.+}", handle_delete)
     app.router.add_post("/v1/txn", handle_txn)
     app.router.add_get("/v1/watch", handle_watch)
+    add_lease_routes(app, lambda request: request.app[NODE_KEY], _client)
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
@@ -101,6 +104,7 @@ async def handle_put(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     key = _key(request)
     prev_revision, prev_value = _compares(request, node)
+    lease = _lease_param(request)
     client = _client(request)
     length = request.content_length
     if length is not None and length > node.config.max_value_bytes:
@@ -110,7 +114,7 @@ async def handle_put(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(node) from None
     result = await node.put(
-        key, value, prev_revision=prev_revision, prev_value=prev_value, client=client
+        key, value, prev_revision=prev_revision, prev_value=prev_value, lease=lease, client=client
     )
     _check_result(result)
     return web.json_response({"revision": result.revision})
@@ -196,6 +200,15 @@ def _compares(request: web.Request, node: Node) -> tuple[int | None, bytes | Non
     return prev_revision, prev_value
 
 
+def _lease_param(request: web.Request) -> int:
+    text = request.query.get("lease")
+    if text is None:
+        return 0
+    if not text.isdigit() or int(text) > MAX_INT:
+        raise ApiError(400, "bad_request", f"lease must be an integer >= 0: {text[:40]!r}")
+    return int(text)
+
+
 def _client(request: web.Request) -> ClientRef | None:
     client_id = request.headers.get(CLIENT_HEADER)
     seq_text = request.headers.get(SEQ_HEADER)
@@ -216,6 +229,8 @@ def _too_large(node: Node) -> ApiError:
 
 
 def _check_result(result: Result) -> None:
+    if result.error == LEASE_NOT_FOUND:
+        raise ApiError(404, "lease_not_found", "the put names an unknown (or expired) lease")
     if result.error == STALE:
         raise ApiError(
             409,

@@ -71,6 +71,8 @@ class Driver:
     snap_index: int = 0  # index of the newest durable KV snapshot
     stats: DriverStats = field(default_factory=DriverStats)
     on_progress: Callable[[], None] | None = None  # after each Ready (status changes)
+    on_apply: Callable[[Result], None] | None = None  # every applied command's result
+    on_install: Callable[[], None] | None = None  # after a leader's snapshot replaced the KV
     _kick: asyncio.Event = field(default_factory=asyncio.Event)
     _pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
@@ -160,6 +162,8 @@ class Driver:
         self.snap_index = snap.index
         self.stats.installed += 1
         logger.info("installed a snapshot from the leader at index %d", snap.index)
+        if self.on_install is not None:
+            self.on_install()
         # Writes whose entries the snapshot covers are never applied one by one
         # here; their outcome is in the snapshot's session table.
         for key in list(self._writes):
@@ -177,6 +181,8 @@ class Driver:
                 continue  # covered by a snapshot installed earlier
             if e.kind is EntryKind.NORMAL:
                 result = kv.apply(e.index, e.data)
+                if self.on_apply is not None:
+                    self.on_apply(result)
                 key = _write_key(e.data) if writes else None
                 if key is not None:
                     waiting = writes.pop(key, None)

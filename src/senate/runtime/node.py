@@ -47,6 +47,7 @@ import logging
 import os
 import random
 import secrets
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,12 @@ from typing import Any
 from senate.consensus.types import Membership, Message, Role
 from senate.errors import MalformedInput, NotLeader, ProposalDropped, SenateError
 from senate.kv import (
+    Command,
     Delete,
     KeyValue,
     KVStore,
+    LeaseGrant,
+    LeaseRevoke,
     Put,
     Request,
     Result,
@@ -64,6 +68,7 @@ from senate.kv import (
     TxnResult,
     decode_request,
     encode_request,
+    new_lease_id,
 )
 from senate.raft import RaftConfig, RaftMessage, message_from_wire, raft_factory
 from senate.runtime.config import NodeConfig, format_addr
@@ -71,6 +76,13 @@ from senate.runtime.driver import Driver
 from senate.runtime.faults import FaultRules
 from senate.runtime.forward import FORWARD, Forward, register_forward
 from senate.runtime.lanes import LanePool
+from senate.runtime.leases import (
+    LeaseAsk,
+    LeaseClock,
+    LeaseReply,
+    LeaseTime,
+    register_lease_messages,
+)
 from senate.runtime.transport import Transport, TransportConfig
 from senate.storage import FileLogStore
 from senate.wire.codec import Codec
@@ -135,6 +147,7 @@ class Node:
         self.codec = Codec()
         self.codec.register(RAFT_KIND, message_from_wire)
         register_forward(self.codec)
+        register_lease_messages(self.codec)
         self.transport = Transport(
             self.id,
             config.peer_addr,
@@ -157,6 +170,19 @@ class Node:
             on_progress=self._on_progress,
         )
         self.lanes = LanePool(self.id)
+        self._lease_rng = random.Random(int.from_bytes(os.urandom(8), "big"))  # lease ids
+        loop_ms = _monotonic_ms
+        self.leases = LeaseClock(
+            self.id,
+            self.engine,
+            self.transport.send,
+            self.driver.kick,
+            self.lanes.borrow(),
+            loop_ms,
+        )
+        self.leases.reset(iter(kv.leases))
+        self.driver.on_apply = self.leases.observe
+        self.driver.on_install = lambda: self.leases.reset(iter(self.kv.leases))
         self._read_nonce = secrets.token_bytes(8)
         self._read_seq = 0
         self._last_view: tuple[Role, int, str | None] = (Role.FOLLOWER, hs.term, None)
@@ -205,6 +231,7 @@ class Node:
             # The next tick is one period after the last due one, never in the past.
             next_at = max(next_at + period, now + period / 2)
             self.engine.tick()
+            self.leases.tick()
             self.driver.kick()
 
     # ---- messages --------------------------------------------------------------
@@ -218,6 +245,8 @@ class Node:
             self.driver.kick()
         elif isinstance(msg, Forward):
             self._on_forward(msg)
+        elif isinstance(msg, (LeaseAsk, LeaseReply)):
+            self.leases.on_message(msg)
 
     def _on_forward(self, msg: Forward) -> None:
         try:
@@ -242,6 +271,7 @@ class Node:
         self._last_view = view
         if st.role == Role.LEADER and old_role != Role.LEADER:
             logger.info("node %s became leader in term %d", self.id, st.term)
+            self.leases.reset()  # the old leader's deadlines died with it
         elif st.leader != old_leader:
             if st.leader is None:
                 logger.info("node %s: no leader (term %d, %s)", self.id, st.term, st.role.value)
@@ -265,9 +295,10 @@ class Node:
         *,
         prev_revision: int | None = None,
         prev_value: bytes | None = None,
+        lease: int = 0,
         client: ClientRef | None = None,
     ) -> Result:
-        return await self._write(Put(key, value, prev_revision, prev_value), client)
+        return await self._write(Put(key, value, prev_revision, prev_value, lease), client)
 
     async def delete(
         self,
@@ -289,7 +320,23 @@ class Node:
             return TxnResult(result.revision, False, error=result.error)
         return result
 
-    async def _write(self, op: Put | Delete | Txn, client: ClientRef | None) -> Result:
+    async def lease_grant(self, ttl_ms: int, *, client: ClientRef | None = None) -> Result:
+        """Create a lease with a fresh random id (a LeaseResult unless a session clash)."""
+        return await self._write(LeaseGrant(new_lease_id(self._lease_rng), ttl_ms), client)
+
+    async def lease_revoke(self, lease_id: int, *, client: ClientRef | None = None) -> Result:
+        return await self._write(LeaseRevoke(lease_id), client)
+
+    async def lease_time(self, lease_id: int, *, keepalive: bool) -> LeaseTime | None:
+        """The leader's view of a lease's deadline (restarted first if `keepalive`)."""
+        try:
+            return await self.leases.ask(lease_id, keepalive)
+        except NotLeader:
+            raise Unavailable("no leader: the lease clock is the leader's") from None
+        except TimeoutError:
+            raise Unavailable("the leader did not answer about the lease in time") from None
+
+    async def _write(self, op: Command, client: ClientRef | None) -> Result:
         if client is not None:
             req = Request(client.client_id, client.seq, op)
             data = encode_request(req, self.config.max_value_bytes)  # MalformedInput -> 400
@@ -448,3 +495,7 @@ class Node:
             "snapshot_index": self.driver.snap_index,
             "stats": dataclasses.asdict(self.driver.stats),
         }
+
+
+def _monotonic_ms() -> int:
+    return int(time.monotonic() * 1000)
