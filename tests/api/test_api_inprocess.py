@@ -302,3 +302,38 @@ def test_leases_keep_keys_alive_until_they_expire(tmp_path: Path) -> None:
         assert (await client.get("/v1/leases/abc")).status == 400
 
     _run(tmp_path, check)
+
+
+def test_locks_hand_over_with_growing_fencing_tokens(tmp_path: Path) -> None:
+    async def check(client: TestClient[object, object]) -> None:
+        async def lock(name: str, ttl: float, wait: float) -> tuple[int, Any]:
+            resp = await client.post(f"/v1/locks/{name}", json={"ttl": ttl, "wait": wait})
+            return resp.status, await resp.json()
+
+        status, a = await lock("job", 5, 0)
+        assert status == 200 and a["key"].startswith("/locks/job/")
+        status, b = await lock("job", 5, 0.2)
+        assert status == 409 and b["error"] == "timeout"
+        waiter = asyncio.ensure_future(lock("job", 5, 5))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        released = await client.delete(f"/v1/locks/job?lease={a['lease']}")
+        assert await released.json() == {"released": True}
+        status, b = await asyncio.wait_for(waiter, 5)
+        assert status == 200 and b["fencing_token"] > a["fencing_token"]
+        # Revoking the holder's lease hands the lock on, too.
+        waiter = asyncio.ensure_future(lock("job", 0.3, 5))
+        await asyncio.sleep(0.1)
+        await client.delete(f"/v1/leases/{b['lease']}")
+        status, c = await asyncio.wait_for(waiter, 5)
+        assert status == 200 and c["fencing_token"] > b["fencing_token"]
+        # c never keeps its 0.3 s lease alive: it expires and the next one gets the lock.
+        status, d = await lock("job", 5, 5)
+        assert status == 200 and d["fencing_token"] > c["fencing_token"]
+        gone = await client.delete(f"/v1/locks/job?lease={c['lease']}")
+        assert await gone.json() == {"released": False}
+        assert (await client.post("/v1/locks/a%2Fb", json={"ttl": 1})).status == 400
+        assert (await client.post("/v1/locks/x", json={"ttl": -1})).status == 400
+        assert (await client.delete("/v1/locks/x")).status == 400
+
+    _run(tmp_path, check)

@@ -8,6 +8,7 @@
     POST   /v1/txn                    If/Then/Else (txn.py, docs/API.md)
     GET    /v1/watch?key=K|prefix=P   a stream of changes (watch.py)
     /v1/leases...                     grant, keepalive, inspect, revoke (leases.py)
+    /v1/locks/{name}                  acquire with a fencing token, release (locks.py)
     GET|PUT /v1/admin/faults          only with --enable-fault-admin (admin.py)
 
 Durability of each write path (see runtime/node.py for the full statement):
@@ -41,6 +42,7 @@ from aiohttp import web
 from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
 from senate.api.leases import add_lease_routes
+from senate.api.locks import add_lock_routes
 from senate.api.txn import run_txn
 from senate.api.watch import watch_stream
 from senate.errors import MalformedInput
@@ -71,6 +73,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_post("/v1/txn", handle_txn)
     app.router.add_get("/v1/watch", handle_watch)
     add_lease_routes(app, lambda request: request.app[NODE_KEY], _client)
+    add_lock_routes(app, lambda request: request.app[NODE_KEY])
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
