@@ -74,7 +74,6 @@ def _summary(result: SimResult) -> Table:
         "invariants",
         "all held" if not result.violations else "; ".join(str(v) for v in result.violations),
     )
-    table.add_row("trace hash", result.trace_hash)
     return table
 
 
@@ -145,6 +144,7 @@ def sim(
         if history_path is not None:
             _write_history(history_path, result)
         console.print(_summary(result))
+        console.print(f"trace hash {result.trace_hash}", soft_wrap=True)
         if not result.ok:
             _report_failure(console, result)
             sys.exit(1)
@@ -178,6 +178,7 @@ def sim(
                 break
     if failed is not None:
         console.print(_summary(failed))
+        console.print(f"trace hash {failed.trace_hash}", soft_wrap=True)
         _report_failure(console, failed)
         sys.exit(1)
     console.print(

@@ -6,7 +6,8 @@ Rules this file keeps:
   does not break the others.
 - Engine knobs (batch sizes, windows) are drawn per run from the seed, so the
   replay command stays just the seed and the flags.
-- A protocol's mutants live in its own package as `MUTANTS: dict[str, factory]`,
+- A protocol's mutants live in its own package as `MUTANTS: dict[str, factory]`
+  (plus optionally `SUBTLE_MUTANTS`, hunted all the same),
   each factory taking an optional engine config and returning an EngineFactory.
 """
 
@@ -66,7 +67,10 @@ def mutants(protocol: str = "raft") -> dict[str, Callable[..., EngineFactory]]:
     except ModuleNotFoundError:
         return {}
     table: dict[str, Callable[..., EngineFactory]] = dict(module.MUTANTS)
-    return table
+    # Variants the protocol's authors judged too subtle for random faults are
+    # broken all the same: the simulator hunts them too.
+    table.update(getattr(module, "SUBTLE_MUTANTS", {}))
+    return dict(sorted(table.items()))
 
 
 def engine_factory(protocol: str, mutant: str | None = None, config: Any = None) -> EngineFactory:
