@@ -2,8 +2,9 @@
 reordering, bounded links and partitions.
 
 Rules this file keeps:
-- A message is an object handed from one node's driver to another's; it is never
-  serialized here (the engine's own codec is tested elsewhere).
+- A message is an object handed from one node's driver to another's. A share of
+  them (`wire_share`) goes through the engine's codec and msgpack on the way, so
+  what a peer decodes from real bytes is what the engines get to see.
 - Every random draw comes from the network's own stream, in send order, so the
   same sends give the same fate.
 - A link (src, dst) is one direction. Partitions are sets of blocked directed links:
@@ -23,6 +24,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import msgpack
+
 from senate.consensus.types import Message
 from senate.sim.scheduler import US_PER_MS, Scheduler
 
@@ -41,6 +44,7 @@ class LinkConfig:
     dup_prob: float = 0.0
     reorder: bool = False
     queue_limit: int = 0  # 0 = unbounded
+    wire_share: float = 0.05  # share of messages sent through to_wire/msgpack/from_wire
 
 
 @dataclass(slots=True)
@@ -132,6 +136,8 @@ class Network:
         if cfg.dup_prob and self.rng.random() < cfg.dup_prob:
             copies = 2
             stats.duplicated += 1
+        if cfg.wire_share and self.rng.random() < cfg.wire_share:
+            msg = _through_wire(msg)
         key = (src, dst)
         link = self._links.get(key)
         if link is None:
@@ -159,6 +165,18 @@ class Network:
             return
         self.stats.delivered += 1
         receiver(msg)
+
+
+def _through_wire(msg: Message) -> Message:
+    """The message as the peer would decode it from real bytes (if it has a codec)."""
+    to_wire = getattr(msg, "to_wire", None)
+    from_wire = getattr(type(msg), "from_wire", None)
+    if to_wire is None or from_wire is None:
+        return msg
+    decoded: Message = from_wire(msgpack.unpackb(msgpack.packb(to_wire()), use_list=True))
+    if decoded != msg:
+        raise AssertionError(f"wire round trip changed a message: {msg!r} -> {decoded!r}")
+    return decoded
 
 
 @dataclass(slots=True)
