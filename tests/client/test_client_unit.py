@@ -298,20 +298,26 @@ def _watch_script(start_of_second: list[str]) -> Any:
         watches += 1
         query = _query(req)
         if watches == 1:
-            assert query == {"key": "w", "start_revision": "3"}
+            assert query == {
+                "key": "w",
+                "start_revision": "3",
+                "encoding": "base64",
+                "progress_interval": "5",
+            }
             return Stream(
                 [
-                    {"type": "put", "key": "w", "value": "a", "revision": 3},
-                    {"type": "put", "key": "w", "value": "b", "revision": 4},
-                    {"type": "delete", "key": "w", "revision": 4},
+                    {"type": "put", "key": "w", "value": "YQ==", "revision": 3},
+                    {"type": "put", "key": "w", "value": "Yg==", "revision": 4},
+                    {"type": "delete", "key": "w", "value": "", "revision": 4},
+                    {"type": "error", "error": "too_slow", "message": "resume"},
                 ]
             )
         start_of_second.append(query["start_revision"])
         return Stream(
             [
-                {"type": "put", "key": "w", "value": "stale", "revision": 4},  # a repeat
+                {"type": "put", "key": "w", "value": "eA==", "revision": 4},  # a repeat
                 {"type": "progress", "revision": 5},
-                {"type": "put", "key": "w", "value": "c", "revision": 6},
+                {"type": "put", "key": "w", "value": "Yw==", "revision": 6},
             ],
             hold=5,
         )
@@ -351,6 +357,22 @@ def test_the_async_watch_resumes_the_same_way() -> None:
         got = asyncio.run(main(srv.url))
     assert got == [("put", b"a", 3), ("put", b"b", 4), ("delete", None, 4), ("put", b"c", 6)]
     assert starts == ["5"]
+
+
+def test_a_compacted_error_line_raises() -> None:
+    def script(req: Request) -> Any:
+        if req.path == "/v1/status":
+            return status_of("n1")
+        line = {"type": "error", "error": "compacted", "message": "gone", "oldest_revision": 9}
+        return Stream([{"type": "progress", "revision": 3}, line])
+
+    with (
+        serving(script) as [srv],
+        Client(srv.url, retry=FAST) as c,
+        pytest.raises(Compacted) as exc,
+    ):
+        next(iter(c.watch(prefix="p/", start_revision=2)))
+    assert exc.value.oldest_revision == 9
 
 
 def test_a_compacted_start_revision_raises() -> None:

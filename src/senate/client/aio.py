@@ -302,7 +302,11 @@ class AsyncClient:
 
 
 class AsyncWatch:
-    """An async iterator of events; reconnects like the sync Watch (sync_watch.py)."""
+    """An async iterator of events; reconnects like the sync Watch (sync_watch.py).
+
+    Without a start revision it starts from its first iteration (the sync Watch
+    starts from its creation: a constructor cannot await).
+    """
 
     def __init__(
         self,
@@ -313,7 +317,7 @@ class AsyncWatch:
         idle_timeout: float,
     ) -> None:
         self.client = client
-        self.cursor = WatchCursor(key, prefix, start_revision)
+        self.cursor = WatchCursor(key, prefix, start_revision, idle_timeout / 3)
         self.idle_timeout = idle_timeout
         self.reconnects = 0
         self._events = self._stream()
@@ -372,7 +376,7 @@ class AsyncWatch:
                 self.client.endpoints.failed(url)
                 await asyncio.sleep(retrier.failed(Outcome.NOT_SENT, f"{url}: {exc}"))
                 continue
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+            except (aiohttp.ClientError, TimeoutError, OSError):
                 pass  # dropped or idle: resume from the cursor
             self.client.endpoints.failed(url)
 

@@ -45,12 +45,16 @@ class Watch:
         idle_timeout: float,
     ) -> None:
         self.client = client
-        self.cursor = WatchCursor(key, prefix, start_revision)
+        self.cursor = WatchCursor(key, prefix, start_revision, idle_timeout / 3)
         self.idle_timeout = idle_timeout
         self.reconnects = 0  # connections opened after the first (for tests, logs)
         self._closed = threading.Event()
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
+        if self.cursor.next_revision is None:
+            # "From now" means from this call, not from the first next(): pin it here.
+            revision, _ = client.range(self.cursor.scope)
+            self.cursor.pin(revision)
         self._events = self._stream()
 
     def __iter__(self) -> Iterator[Event]:
@@ -74,9 +78,6 @@ class Watch:
                 conn.sock.shutdown(socket.SHUT_RDWR)
 
     def _stream(self) -> Iterator[Event]:
-        if self.cursor.next_revision is None:
-            revision, _ = self.client.range(self.cursor.scope)
-            self.cursor.pin(revision)
         retrier = self._retrier()
         opened = 0
         while not self._closed.is_set():
@@ -108,7 +109,7 @@ class Watch:
                     event = self.cursor.feed(line)
                     if event is not None:
                         yield event
-            except (OSError, http.client.HTTPException, ValueError):
+            except (OSError, http.client.HTTPException):
                 pass  # dropped, idle or closed: resume from the cursor
             finally:
                 self._drop()

@@ -1,0 +1,179 @@
+"""The clients against a real 3-node cluster of `senate node` processes.
+
+What must hold: the key-value calls and their errors match docs/API.md; killing
+the node a client talks to (the leader) costs no write and doubles none (every
+write is retried with its session, so the store's revision counts each write
+once and each key keeps the revision its put returned); a watch connected to the
+killed node resumes elsewhere with no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from conftest import endpoints
+from senate_harness import Cluster, wait_for
+
+from senate.client import (
+    AsyncClient,
+    Client,
+    Compare,
+    CompareFailed,
+    Delete,
+    Event,
+    Get,
+    Put,
+    RetryPolicy,
+)
+
+PATIENT = RetryPolicy(attempts=40, deadline=25.0)
+
+
+def _node_of(c: Cluster, url: str) -> str:
+    return next(nid for nid, n in c.nodes.items() if n.url == url)
+
+
+def test_put_get_delete_list_and_cas(shared_cluster: Cluster) -> None:
+    with Client(endpoints(shared_cluster)) as c:
+        r1 = c.put("kv/a", b"1")
+        r2 = c.put("kv/b", b"\x00\xff binary")
+        assert r2 > r1
+        got = c.get("kv/b")
+        assert got is not None and (got.value, got.revision) == (b"\x00\xff binary", r2)
+        assert got.create_revision == r2
+        assert c.get("kv/b", consistency="serializable") is not None
+        assert c.get("kv/none") is None
+        assert [(kv.key, kv.value, kv.revision) for kv in c.list("kv/")] == [
+            ("kv/a", b"1", r1),
+            ("kv/b", b"\x00\xff binary", r2),
+        ]
+        with pytest.raises(CompareFailed) as stale:
+            c.put("kv/a", b"2", prev_revision=r1 - 1)
+        assert stale.value.mod_revision == r1
+        with pytest.raises(CompareFailed):
+            c.put("kv/a", b"2", prev_value=b"not 1")
+        with pytest.raises(CompareFailed):
+            c.put("kv/a", b"2", prev_revision=0)  # 0: must not exist
+        r3 = c.put("kv/a", b"2", prev_revision=r1)
+        r4 = c.put("kv/c", b"new", prev_revision=0)
+        assert c.put("kv/a", b"3", prev_value=b"2") > r4 > r3
+        deleted = c.delete("kv/c")
+        assert deleted.deleted and deleted.revision > r4
+        assert not c.delete("kv/c").deleted
+        assert c.get("kv/c") is None
+
+
+def test_txn_if_then_else(shared_cluster: Cluster) -> None:
+    with Client(endpoints(shared_cluster)) as c:
+        rev = c.put("txn/x", b"old")
+        done = c.txn(
+            [Compare.value("txn/x") == b"old", Compare.revision("txn/x") == rev],
+            [Put("txn/x", b"new"), Put("txn/y", b"\x01"), Get("txn/x")],
+            [Get("txn/x")],
+        )
+        assert done.succeeded and done.revision > rev
+        got = done.results[2].kv
+        assert got is not None and got.value == b"new"
+        again = c.txn([Compare.value("txn/x") == b"old"], [Delete("txn/x")], [Get("txn/y")])
+        assert not again.succeeded
+        kv = again.results[0].kv
+        assert kv is not None and kv.value == b"\x01"
+        assert c.get("txn/x") is not None
+
+
+def test_async_client_basics(shared_cluster: Cluster) -> None:
+    async def main() -> None:
+        async with AsyncClient(endpoints(shared_cluster)) as c:
+            revs = await asyncio.gather(*(c.put(f"aio/{i}", b"v%d" % i) for i in range(8)))
+            assert len(set(revs)) == 8  # concurrent writes, each applied once
+            items = await c.list("aio/")
+            assert {kv.key: kv.revision for kv in items} == {
+                f"aio/{i}": r for i, r in enumerate(revs)
+            }
+            with pytest.raises(CompareFailed):
+                await c.put("aio/0", b"x", prev_revision=0)
+            assert (await c.delete("aio/0")).deleted
+            assert await c.get("aio/0") is None
+            status = await c.status()
+            assert status["role"] == "leader"  # the client found the leader
+
+    asyncio.run(main())
+
+
+class _Collector:
+    """Runs a watch in a thread and keeps its events."""
+
+    def __init__(self, client: Client, prefix: str) -> None:
+        self.watch = client.watch(prefix=prefix, idle_timeout=3.0)
+        self.events: list[Event] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for event in self.watch:
+                self.events.append(event)
+        except BaseException as exc:
+            self.error = exc
+
+    def wait(self, count: int, timeout: float = 20.0) -> None:
+        wait_for(f"{count} events", lambda: len(self.events) >= count or self.error, timeout)
+        assert self.error is None, self.error
+
+    def close(self) -> None:
+        self.watch.close()
+        self.thread.join(timeout=10)
+
+
+def test_killing_the_leader_loses_and_doubles_no_write(cluster: Cluster) -> None:
+    c = cluster
+    writer = Client(endpoints(c), retry=PATIENT)
+    watcher_client = Client(endpoints(c), retry=PATIENT)
+    watch = _Collector(watcher_client, "log/")
+    acked: dict[str, int] = {}
+    try:
+        for i in range(10):
+            acked[f"log/{i:03d}"] = writer.put(f"log/{i:03d}", b"%d" % i)
+        watch.wait(10)
+        leader_url = writer.endpoints.current
+        watch_url = watcher_client.endpoints.current
+        assert writer.status()["role"] == "leader"
+
+        # Keep writing from a thread while the leader dies under it.
+        def keep_writing() -> None:
+            for i in range(10, 40):
+                acked[f"log/{i:03d}"] = writer.put(f"log/{i:03d}", b"%d" % i)
+
+        t = threading.Thread(target=keep_writing)
+        t.start()
+        wait_for("writes in flight", lambda: len(acked) >= 13, 10, every=0.001)
+        c.kill(_node_of(c, leader_url))
+        after_kill = len(acked)
+        if watch_url != leader_url:
+            c.kill(_node_of(c, watch_url))
+            pytest.fail("the watch should be on the leader the client found")
+        t.join(timeout=40)
+        assert not t.is_alive()
+        assert len(acked) == 40
+        assert after_kill < 38  # most of the writes met the dead leader
+        assert writer.endpoints.current != leader_url  # it failed over
+
+        revision, items = writer.range("log/")
+        # Every write applied exactly once: one revision each, none lost, none twice
+        # (a doubled put would move its key's revision past what the put returned).
+        assert revision == 40
+        assert {kv.key: kv.revision for kv in items} == acked
+        assert sorted(acked.values()) == list(range(1, 41))
+
+        watch.wait(40)
+        assert watch.watch.reconnects >= 1
+        assert [(e.key, e.revision) for e in watch.events] == sorted(
+            acked.items(), key=lambda kv: kv[1]
+        )
+    finally:
+        watch.close()
+        writer.close()
+        watcher_client.close()
