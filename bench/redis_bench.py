@@ -71,18 +71,45 @@ def redis_server(port: int, data: Path, fsync: bool) -> list[str]:
 def senate(port: int, data: Path) -> list[str]:
     peer = free_port()
     return [
-        sys.executable, "-m", "senate.activeactive", "--id", "n1", "--data-dir", str(data),
-        "--resp", f"127.0.0.1:{port}", "--peer", f"127.0.0.1:{peer}",
-        "--cluster", f"n1=127.0.0.1:{peer}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "senate.activeactive",
+        "--id",
+        "n1",
+        "--data-dir",
+        str(data),
+        "--resp",
+        f"127.0.0.1:{port}",
+        "--peer",
+        f"127.0.0.1:{peer}",
+        "--cluster",
+        f"n1=127.0.0.1:{peer}",
+    ]
 
 
 def benchmark(port: int, requests: int, pipeline: int) -> dict[str, float]:
     out = subprocess.run(
-        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "50", "-n", str(requests),
-         "-P", str(pipeline), "-t", "set,get,incr", "--csv"],
-        capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
+        [
+            "redis-benchmark",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-c",
+            "50",
+            "-n",
+            str(requests),
+            "-P",
+            str(pipeline),
+            "-t",
+            "set,get,incr",
+            "--csv",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     rows = csv.reader(io.StringIO(out.stdout))
     result: dict[str, float] = {}
     for row in rows:

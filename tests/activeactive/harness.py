@@ -45,11 +45,26 @@ class Replica:
 
     def start(self) -> None:
         cmd = [
-            sys.executable, "-m", "senate.activeactive", "--id", self.id,
-            "--data-dir", str(self.data_dir), "--resp", "127.0.0.1:0",
-            "--peer", f"127.0.0.1:{self.peer_port}", "--cluster", self.cluster,
-            "--admin", "--sync-interval", "0.1", "--log-level", "INFO", *self.extra,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "senate.activeactive",
+            "--id",
+            self.id,
+            "--data-dir",
+            str(self.data_dir),
+            "--resp",
+            "127.0.0.1:0",
+            "--peer",
+            f"127.0.0.1:{self.peer_port}",
+            "--cluster",
+            self.cluster,
+            "--admin",
+            "--sync-interval",
+            "0.1",
+            "--log-level",
+            "INFO",
+            *self.extra,
+        ]
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
         assert self.proc.stdout is not None

@@ -131,8 +131,11 @@ def test_redis_cli(node: Replica) -> None:
     def cli(*args: str) -> str:
         out = subprocess.run(
             ["redis-cli", "-p", str(node.resp_port), *args],
-            capture_output=True, text=True, timeout=10, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
         return out.stdout.strip()
 
     assert cli("SET", "clikey", "7") == "OK"

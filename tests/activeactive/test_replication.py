@@ -97,11 +97,20 @@ def test_messages_round_trip_through_the_wire_codec() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-5, 2**64 - 1), st.binary(max_size=8),
-              st.text(max_size=4), st.floats(allow_nan=True)),
-    lambda inner: st.lists(inner, max_size=6), max_leaves=30,
-))  # fmt: skip
+@given(
+    st.recursive(
+        st.one_of(
+            st.none(),
+            st.booleans(),
+            st.integers(-5, 2**64 - 1),
+            st.binary(max_size=8),
+            st.text(max_size=4),
+            st.floats(allow_nan=True),
+        ),
+        lambda inner: st.lists(inner, max_size=6),
+        max_leaves=30,
+    )
+)
 def test_hostile_input_raises_only_malformed_input(obj: object) -> None:
     import msgpack
 

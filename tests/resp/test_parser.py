@@ -85,7 +85,7 @@ def test_inline_quoting_like_redis() -> None:
         split_inline(b'"abc"def')
 
 
-def test_empty_arrays_and_blank_lines_are_skipped() -> None:
+def test_empty_arrays_and_blank_lines_are_ignored() -> None:
     assert RequestParser().feed(b"*0\r\n\r\n*-1\r\nPING\r\n") == [[b"PING"]]
 
 

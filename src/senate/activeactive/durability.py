@@ -11,7 +11,7 @@ RESP server holds them), so acknowledged means durable.
 Snapshots: `snapshot(state)` stores the encoded keyspace with write_atomic (temp file,
 fsync, rename, directory fsync), naming the WAL segment from which replay must start;
 older segments are then deleted. Recovery loads the snapshot and replays every record
-of the WAL from that segment on; records the snapshot already covers are skipped by
+of the WAL from that segment on; records the snapshot already covers are passed over by
 the keyspace's version vector (ops) or are no-ops (merging an older state).
 
 Rules kept in this file:
@@ -46,8 +46,9 @@ SNAP_MAGIC = b"SNAA"
 SNAP_NAME = "keyspace.snap"
 _CRC = struct.Struct("<I")
 SEGMENT_BYTES = 16 << 20
-LINGER_STEP = 0.0003  # seconds: group commit waits while records keep arriving ...
-LINGER_MAX = 0.004  # ... at most this long
+LINGER_STEP = 0.0002  # seconds: group commit polls for more records this often,
+LINGER_QUIET = 0.001  # gives up after this long without a new one,
+LINGER_MAX = 0.004  # and never waits longer than this
 
 
 class DurableLog:
@@ -75,6 +76,7 @@ class DurableLog:
         self.records_since_snapshot = 0
         self.fsyncs = 0
         self._last_batch = 0
+        self._last_sync = 0.0  # seconds the last write + fdatasync took
         self._closing = False
 
     # -- recovery ---------------------------------------------------------------------------
@@ -164,12 +166,14 @@ class DurableLog:
             vv = self._cut_state()
             snap = self._snapshot
             self._snapshot = None
+            began = loop.time()
             try:
                 await loop.run_in_executor(self._pool, self._write, batch, snap)
             except (StorageError, OSError) as exc:
                 self._fail(f"{type(exc).__name__}: {exc}")
                 return
             self.fsyncs += 1
+            self._last_sync = loop.time() - began
             self._durable = position
             for pos in [p for p in self._waiters if p <= position]:
                 fut = self._waiters.pop(pos)
@@ -178,15 +182,22 @@ class DurableLog:
             self._on_durable(position, vv)
 
     async def _linger(self) -> None:
-        """Wait briefly while more records keep arriving, so one fdatasync serves more of
-        them: clients answered by the last fsync send their next writes within a fraction
-        of a millisecond. Bounded by LINGER_MAX and only while the batch is smaller than
-        the last one (under light load a write is synced at once)."""
-        deadline = asyncio.get_running_loop().time() + LINGER_MAX
-        while len(self._pending) < self._last_batch:
-            before = len(self._pending)
+        """Group commit: wait briefly for the writers the last fsync answered, so one
+        fdatasync serves them all again (they send their next writes a fraction of a
+        millisecond after their replies). Waits only while the batch is smaller than the
+        last one, stops after LINGER_QUIET with no new record, and never past LINGER_MAX;
+        a lone writer (last batch of one) is synced at once."""
+        loop = asyncio.get_running_loop()
+        start = last_arrival = loop.time()
+        seen = len(self._pending)
+        # Worth waiting only when the disk is slow: at most half the last fsync's time.
+        limit = min(LINGER_MAX, self._last_sync / 2)
+        while len(self._pending) < self._last_batch and loop.time() - start < limit:
             await asyncio.sleep(LINGER_STEP)
-            if len(self._pending) == before or asyncio.get_running_loop().time() > deadline:
+            now = loop.time()
+            if len(self._pending) != seen:
+                seen, last_arrival = len(self._pending), now
+            elif now - last_arrival > LINGER_QUIET:
                 return
 
     def _write(self, batch: list[bytes], snap: tuple[bytes, int] | None) -> None:

@@ -14,7 +14,7 @@ Rules kept in this file:
   the stream has lost its framing; the server replies `-ERR <message>` and closes;
 - nothing but ProtocolError ever escapes `feed`, whatever the bytes (a fuzz test
   holds this file to it);
-- empty inline lines and `*0`/`*-1` arrays are skipped, as Redis does.
+- empty inline lines and `*0`/`*-1` arrays are ignored, as Redis does.
 """
 
 from __future__ import annotations
