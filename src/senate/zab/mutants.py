@@ -1,0 +1,99 @@
+"""Deliberately broken ZAB variants, for proving the simulator's checks can fail.
+
+Rules this file keeps:
+- each mutant overrides exactly ONE narrow method of the real engine (the seams
+  marked "narrow" in core.py, leader.py and node.py) and says its bug in one line;
+- nothing here is used outside mutation tests (`senate sim --protocol zab --mutant NAME`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from senate.consensus.engine import Engine, EngineFactory
+from senate.consensus.types import DurableState, Membership
+from senate.zab.config import ZabConfig
+from senate.zab.log import Zxid
+from senate.zab.messages import ZabMessage
+from senate.zab.node import Zab
+
+
+class CommitBeforeQuorum(Zab):
+    """Commits what the leader itself holds, without waiting for a quorum of ACKs."""
+
+    def commit_candidate(self) -> int:
+        return self.log.last_index
+
+
+class AckBeforePersist(Zab):
+    """Acknowledges proposals and NEWLEADER in send_now, before they are durable."""
+
+    def reply_ack(self, msg: ZabMessage) -> None:
+        self._now.append(msg)
+
+
+class SkipTrunc(Zab):
+    """Syncs a follower by DIFF from its last zxid, never TRUNCating proposals we lack."""
+
+    def sync_point(self, commit: int, zxid: Zxid, runs: tuple[tuple[int, int], ...]) -> int:
+        return min(zxid[1], self.log.last_index)
+
+
+class EpochNotAboveAll(Zab):
+    """Proposes a new epoch one above its own accepted epoch, not above all it heard."""
+
+    def choose_epoch(self) -> int:
+        return self.infos[self.node_id] + 1
+
+
+class AcceptAnyEpoch(Zab):
+    """A follower acks any NEWEPOCH, even one not above the epoch it already accepted."""
+
+    def accept_epoch(self, epoch: int, leader: str) -> bool:
+        return True
+
+
+class NoAheadCheck(Zab):
+    """The prospective leader ignores followers whose history is ahead of its own."""
+
+    def ahead_of_me(self, epoch: int, zxid: Zxid) -> bool:
+        return False
+
+
+class ApplyBeforeCommit(Zab):
+    """Hands proposals to the state machine as soon as they are in the history."""
+
+    def apply_limit(self) -> int:
+        return self.log.last_index
+
+
+class ReadNoConfirm(Zab):
+    """Serves reads at the commit index without a PING round confirming leadership."""
+
+    def read_confirmed_now(self) -> bool:
+        return True
+
+
+def _factory_of(cls: type[Zab]) -> Callable[[ZabConfig | None], EngineFactory]:
+    def make(config: ZabConfig | None = None) -> EngineFactory:
+        def factory(
+            node_id: str, membership: Membership, durable: DurableState, rng: random.Random
+        ) -> Engine:
+            return cls(node_id, membership, durable, rng, config)
+
+        return factory
+
+    return make
+
+
+MUTANTS: dict[str, Callable[[ZabConfig | None], EngineFactory]] = {
+    "commit_before_quorum": _factory_of(CommitBeforeQuorum),
+    "ack_before_persist": _factory_of(AckBeforePersist),
+    "skip_trunc": _factory_of(SkipTrunc),
+    "epoch_not_above_all": _factory_of(EpochNotAboveAll),
+    "accept_any_epoch": _factory_of(AcceptAnyEpoch),
+    "no_ahead_check": _factory_of(NoAheadCheck),
+    "apply_before_commit": _factory_of(ApplyBeforeCommit),
+    "read_no_confirm": _factory_of(ReadNoConfirm),
+}
