@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from typing import Any
+
 import pytest
+from client_fakes import DROP, Reply, Request, serving
 from conftest import endpoints
-from senate_harness import Cluster, wait_for
+from senate_harness import Cluster, http, wait_for
 
 from senate.client import (
     AsyncClient,
@@ -102,6 +105,36 @@ def test_async_client_basics(shared_cluster: Cluster) -> None:
     asyncio.run(main())
 
 
+def test_a_write_whose_answer_was_lost_is_retried_and_applies_once(
+    shared_cluster: Cluster,
+) -> None:
+    """A proxy in front of the leader forwards the first PUT but drops its answer:
+    the client retries with the same session, and the cluster answers from its
+    session table instead of applying the write again."""
+    leader = shared_cluster.nodes[shared_cluster.wait_leader()].url
+    upstream: list[tuple[int, Any]] = []
+
+    def forward(req: Request) -> Any:
+        headers = {k: v for k, v in req.headers.items() if k.startswith("x-senate")}
+        resp = http(req.method, leader + req.path, req.body or None, headers)
+        if req.method == "PUT":
+            upstream.append((resp.status, resp.json()))
+            if len(upstream) == 1:
+                return DROP  # applied, but the client never hears of it
+        return Reply(resp.status, resp.body)
+
+    with serving(forward) as [proxy], Client(proxy.url) as c:
+        before, _ = c.range("once/")
+        revision = c.put("once/k", b"v")
+        after, items = c.range("once/")
+        sessions = {p.seq for p in proxy.of("PUT", "/v1/kv/once")}
+    assert [status for status, _ in upstream] == [200, 200]
+    assert upstream[0][1] == upstream[1][1] == {"revision": revision}
+    assert sessions == {(c.client_id, "1")}
+    assert after == revision == before + 1  # one revision: it applied once
+    assert [(kv.key, kv.revision) for kv in items] == [("once/k", revision)]
+
+
 class _Collector:
     """Runs a watch in a thread and keeps its events."""
 
@@ -159,6 +192,7 @@ def test_killing_the_leader_loses_and_doubles_no_write(cluster: Cluster) -> None
         assert not t.is_alive()
         assert len(acked) == 40
         assert after_kill < 38  # most of the writes met the dead leader
+        assert writer.retries > 0  # and some were retried (with their own session)
         assert writer.endpoints.current != leader_url  # it failed over
 
         revision, items = writer.range("log/")

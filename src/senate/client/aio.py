@@ -68,6 +68,7 @@ class AsyncClient:
         self.sessions = Sessions() if client_id is None else Sessions(client_id)
         self._http: aiohttp.ClientSession | None = None
         self._rng = random.Random()
+        self.retries = 0  # attempts after a failed one, over the client's life
 
     @property
     def client_id(self) -> str:
@@ -281,6 +282,7 @@ class AsyncClient:
             if self.endpoints.stale and retrier.round_start:
                 await self.find_leader()
             url = self.endpoints.current
+            self.retries += retrier.attempts > 0
             try:
                 reply = await self.request(
                     url, call.method, call.target, call.body, headers, timeout,

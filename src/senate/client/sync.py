@@ -63,6 +63,7 @@ class Client:
         self.sessions = Sessions() if client_id is None else Sessions(client_id)
         self._pool = Pool()
         self._rng = random.Random()
+        self.retries = 0  # attempts after a failed one, over the client's life
 
     @property
     def client_id(self) -> str:
@@ -237,6 +238,7 @@ class Client:
             if self.endpoints.stale and retrier.round_start:
                 self.find_leader()
             url = self.endpoints.current
+            self.retries += retrier.attempts > 0
             try:
                 reply = self._pool.request(
                     url, call.method, call.target, call.body, headers, timeout,
