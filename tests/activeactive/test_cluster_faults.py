@@ -186,6 +186,15 @@ def test_three_replicas_converge_under_partitions_and_kill9(tmp_path: Path) -> N
         unknown = sum(1 for r in history.records if r.result == UNKNOWN)
         assert total > 300, f"only {total} operations ran"
         print(f"{total} ops, {unknown} unknown, converged in {took:.2f}s")
+        # INFO's per-peer lag drops to zero once the acknowledgments have come round
+        deadline = time.monotonic() + CONVERGE_WITHIN
+        while True:
+            infos = [r.client().info("replication") for r in replicas]
+            lags = [info[f"peer{i}"]["lag_ops"] for info in infos for i in range(2)]
+            if not any(lags) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert not any(lags), infos
         # kill -9 of a replica after the run: what it acknowledged is still there
         before = dump(n2.client())
         n2.kill9()
