@@ -1,7 +1,7 @@
 """Fixtures for the client tests: real 3-node clusters from the integration harness.
 
 The clusters are the integration tests' own (tests/integration/senate_harness.py,
-same node flags as tests/integration/conftest.py): `cluster` is fresh per test,
+started by client_cluster.py): `cluster` is fresh per test,
 for tests that kill nodes; `shared_cluster` is one per module. Teardown always
 SIGKILLs every node; a failed test prints the nodes' logs.
 """
@@ -15,28 +15,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "integration"))
 
+from client_cluster import endpoints, started_cluster
 from senate_harness import Cluster
 
-# As tests/integration/conftest.py: a short write timeout so 504/503 answers come
-# quickly, and frequent snapshots so the tests also cross compaction.
-NODE_ARGS = ("--write-timeout", "2", "--snapshot-every", "25")
-
-
-def started_cluster(root: Path) -> Cluster:
-    cluster = Cluster(root, 3, NODE_ARGS)
-    try:
-        cluster.start()
-        cluster.wait_leader()
-    except BaseException:
-        cluster.close()
-        raise
-    return cluster
-
-
-def endpoints(cluster: Cluster) -> list[str]:
-    return [node.url for node in cluster.nodes.values()]
+__all__ = ["endpoints", "started_cluster"]
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-
 from typing import Any
 
 import pytest
+from client_cluster import endpoints
 from client_fakes import DROP, Reply, Request, serving
-from conftest import endpoints
 from senate_harness import Cluster, http, wait_for
 
 from senate.client import (

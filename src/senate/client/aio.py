@@ -151,7 +151,7 @@ class AsyncClient:
 
     # ---- leases --------------------------------------------------------------------
 
-    async def lease_grant(self, ttl: int) -> Lease:
+    async def lease_grant(self, ttl: float) -> Lease:
         return await self._run(calls.lease_grant(ttl))
 
     async def lease_keepalive(self, lease_id: int) -> Lease:
@@ -171,14 +171,16 @@ class AsyncClient:
 
     # ---- locks -----------------------------------------------------------------------
 
-    async def lock_acquire(self, name: str, *, ttl: int = 10, wait: float = 30.0) -> LockGrant:
+    async def lock_acquire(self, name: str, *, ttl: float = 10, wait: float = 30.0) -> LockGrant:
         return await self._run(calls.lock_acquire(name, ttl, wait))
 
     async def lock_release(self, name: str, lease_id: int) -> bool:
         return await self._run(calls.lock_release(name, lease_id))
 
     @asynccontextmanager
-    async def lock(self, name: str, ttl: int = 10, wait: float = 30.0) -> AsyncIterator[LockGrant]:
+    async def lock(
+        self, name: str, ttl: float = 10, wait: float = 30.0
+    ) -> AsyncIterator[LockGrant]:
         grant = await self.lock_acquire(name, ttl=ttl, wait=wait)
         keeper = self.keep_alive(grant.lease, ttl)
         ok = False

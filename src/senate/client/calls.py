@@ -25,6 +25,7 @@ from senate.client.errors import (
     ClientError,
     Compacted,
     CompareFailed,
+    LockLost,
     LockTimeout,
     NotFound,
     OutcomeUnknown,
@@ -96,6 +97,8 @@ def error_for(reply: Reply) -> ClientError:
         return NotFound(message, code=code)
     if status == 409 and code == "timeout":
         return LockTimeout(message, code=code)
+    if status == 409 and code == "lock_lost":
+        return LockLost(message, code=code)
     if status == 409 and code == "stale_request":
         # Cannot happen while each session lane has one write in flight (retry.py).
         return ServerError(f"the server saw this client's writes out of order: {message}")
@@ -238,7 +241,7 @@ def _lease(reply: Reply) -> Lease:
         remaining = body.get("remaining")
         return Lease(
             int(body["id"]),
-            int(body["ttl"]),
+            float(body["ttl"]),
             None if remaining is None else float(remaining),
             tuple(str(k) for k in body.get("keys", ())),
         )
@@ -250,7 +253,7 @@ def _json_body(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc).encode()
 
 
-def lease_grant(ttl: int) -> Call[Lease]:
+def lease_grant(ttl: float) -> Call[Lease]:
     body = _json_body({"ttl": ttl})
     return Call("POST", "/v1/leases", _lease, Kind.WRITE, body, "application/json")
 
@@ -280,7 +283,7 @@ def _lock_name(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-def lock_acquire(name: str, ttl: int, wait: float) -> Call[LockGrant]:
+def lock_acquire(name: str, ttl: float, wait: float) -> Call[LockGrant]:
     def parse(reply: Reply) -> LockGrant:
         body = _json_ok(reply)
         try:

@@ -3,7 +3,7 @@
 Every one derives from senate.errors.SenateError (so the CLI prints it on one line
 and exits 1) through ClientError. The mapping from HTTP answers (docs/API.md):
 
-    400 BadRequest      404 NotFound        409 CompareFailed / LockTimeout
+    400 BadRequest      404 NotFound        409 CompareFailed / LockTimeout / LockLost
     410 Compacted       413 TooLarge        503 Unavailable (after the retries)
     504 OutcomeUnknown  (also: a timeout or dropped connection after the request
                          was sent, when the retries ran out)
@@ -67,6 +67,12 @@ class LockTimeout(ClientError):
     status = 409
 
 
+class LockLost(ClientError):
+    """The lock's lease ended while the server was acquiring it (409 `lock_lost`)."""
+
+    status = 409
+
+
 class Compacted(ClientError):
     """A watch start revision is older than the server's retained history (410)."""
 
@@ -114,6 +120,7 @@ __all__ = [
     "ClientError",
     "Compacted",
     "CompareFailed",
+    "LockLost",
     "LockTimeout",
     "NotFound",
     "OutcomeUnknown",

@@ -146,7 +146,7 @@ class Client:
 
     # ---- leases --------------------------------------------------------------------
 
-    def lease_grant(self, ttl: int) -> Lease:
+    def lease_grant(self, ttl: float) -> Lease:
         return self._run(calls.lease_grant(ttl))
 
     def lease_keepalive(self, lease_id: int) -> Lease:
@@ -166,14 +166,14 @@ class Client:
 
     # ---- locks -----------------------------------------------------------------------
 
-    def lock_acquire(self, name: str, *, ttl: int = 10, wait: float = 30.0) -> LockGrant:
+    def lock_acquire(self, name: str, *, ttl: float = 10, wait: float = 30.0) -> LockGrant:
         return self._run(calls.lock_acquire(name, ttl, wait))
 
     def lock_release(self, name: str, lease_id: int) -> bool:
         return self._run(calls.lock_release(name, lease_id))
 
     @contextmanager
-    def lock(self, name: str, ttl: int = 10, wait: float = 30.0) -> Iterator[LockGrant]:
+    def lock(self, name: str, ttl: float = 10, wait: float = 30.0) -> Iterator[LockGrant]:
         """Hold lock `name` for the `with` block, its lease kept alive meanwhile;
         yields the grant (grant.fencing_token). LockTimeout if not acquired in `wait`."""
         grant = self.lock_acquire(name, ttl=ttl, wait=wait)

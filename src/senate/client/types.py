@@ -34,8 +34,10 @@ class Event:
 
 @dataclass(slots=True, frozen=True)
 class Lease:
+    """A lease; ttl and remaining in seconds."""
+
     id: int
-    ttl: int
+    ttl: float
     remaining: float | None = None
     keys: tuple[str, ...] = ()
 
