@@ -1,0 +1,1 @@
+"""Load driver behind `senate bench` (driver.py); the cluster comparison is bench/."""
