@@ -21,7 +21,7 @@ def _section(title: str, fields: list[tuple[str, object]]) -> str:
 
 
 def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
-    now_ms = svc._clock_ms()
+    now_ms = svc.clock_ms()
     rep = svc.replicator
     loop_now = asyncio.get_running_loop().time()
     sections: dict[str, list[tuple[str, object]]] = {
@@ -34,7 +34,7 @@ def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
             ("uptime_in_seconds", (now_ms - svc.started_ms) // 1000),
         ],
         "clients": [
-            ("connected_clients", sum(len(s.connections) for s in svc._servers)),
+            ("connected_clients", svc.connected_clients()),
         ],
         "persistence": [
             ("wal_records_since_snapshot", svc.log.records_since_snapshot),

@@ -69,7 +69,7 @@ class ActiveActiveService:
         self._peers = [p for p in peers if p != node_id]
         self._send = send
         self._rng = rng
-        self._clock_ms = clock_ms
+        self.clock_ms = clock_ms
         self.sync_interval = sync_interval
         self.snapshot_every = snapshot_every
         self.space = Keyspace(node_id)
@@ -249,7 +249,7 @@ class ActiveActiveService:
         """Delete expired keys, and what dead keys keep (expiry entries), by DEL ops."""
         if self.log.broken is not None:
             return
-        now = self._clock_ms()
+        now = self.clock_ms()
         doomed = []
         for key in list(self.commands.expiring)[: SWEEP_LIMIT * 4]:
             ks = self.space.keys.get(key)
@@ -265,5 +265,8 @@ class ActiveActiveService:
             self.commands.execute([b"DEL", key])
 
     # -- INFO ----------------------------------------------------------------------------------
+    def connected_clients(self) -> int:
+        return sum(len(server.connections) for server in self._servers)
+
     def _info(self, section: bytes) -> bytes:
         return render_info(self, section)
