@@ -1,13 +1,8 @@
-"""Crashes on real processes: kill -9 the leader, kill -9 everything, lose the quorum,
-tear the tail of a WAL.
-
-Nothing acknowledged may be lost; a node without a quorum must refuse what it
-cannot do safely (503) rather than answer stale data to a linearizable read.
+"""Crashes on real processes: kill -9 the leader (and tear its WAL tail), kill -9
+everything. Nothing acknowledged may be lost.
 """
 
 from __future__ import annotations
-
-import signal
 
 from senate_harness import Cluster, key_path, wait_for
 
@@ -42,10 +37,21 @@ def test_killing_the_leader_elects_another_and_loses_nothing(cluster: Cluster) -
     for nid in [*c.followers(new), new]:
         _check_all(c, nid, written)
     written |= _write_many(c, "after", 10)
-    # The old leader comes back as a follower and catches up (by log or snapshot).
+    # Tear the old leader's WAL tail, as a power cut mid-write would: recovery
+    # truncates it (logged) and the node comes back as a follower and catches up.
+    last = sorted((c.nodes[old].data_dir / "wal").glob("*.wal"))[-1]
+    size = last.stat().st_size
+    assert size > 64
+    with open(last, "r+b") as f:
+        f.truncate(size - 7)
     c.start(old)
     wait_for("the old leader to rejoin", lambda: c.leader() == new, 15)
+    # The torn record may hold entries the old leader had acknowledged (an fsynced
+    # tail torn is outside Raft's fault model); the leader still believes it holds
+    # them and finds out at its next append to it, which this write provokes.
+    written |= _write_many(c, "after-torn", 1)
     _check_all(c, old, written)
+    assert "torn tail" in c.nodes[old].log_path.read_text()
     deleted = c.request(old, "DELETE", key_path("before/000"))
     assert deleted.status == 200 and deleted.json()["deleted"] is True
 
@@ -66,53 +72,3 @@ def test_kill_all_nodes_and_restart_keeps_every_acknowledged_write(cluster: Clus
     logs = c.logs()
     assert "snapshot at index" in logs
     assert "recovered from" in logs
-
-
-def test_a_node_without_quorum_refuses_linearizable_reads_and_writes(cluster: Cluster) -> None:
-    c = cluster
-    leader = c.wait_leader()
-    lonely = c.followers(leader)[0]
-    assert c.put(leader, "q/key", b"old").status == 200
-    assert c.get(lonely, "q/key").body == b"old"  # applied on the lonely node too
-    others = [nid for nid in c.nodes if nid != lonely]
-    for nid in others:
-        c.kill(nid, signal.SIGSTOP)
-    try:
-        stale = c.get(lonely, "q/key", "?consistency=serializable")
-        assert stale.status == 200 and stale.body == b"old"
-        read = c.get(lonely, "q/key")
-        assert read.status == 503, read.body
-        assert read.json()["error"] == "unavailable" and "Retry-After" in read.headers
-        write = c.put(lonely, "q/key", b"new")
-        # Either it never found a leader (503: not applied) or it handed the write
-        # to the paused leader (504: unknown) — never a success.
-        assert write.status in (503, 504), write.body
-    finally:
-        for nid in others:
-            c.kill(nid, signal.SIGCONT)
-    c.wait_leader(timeout=15)
-    value = c.get(lonely, "q/key").body
-    assert value in (b"old", b"new")
-
-
-def test_a_torn_wal_tail_is_truncated_and_the_node_catches_up(cluster: Cluster) -> None:
-    c = cluster
-    leader = c.wait_leader()
-    victim = c.followers(leader)[0]
-    written = _write_many(c, "torn", 30)
-    c.kill(victim)
-    segments = sorted((c.nodes[victim].data_dir / "wal").glob("*.wal"))
-    last = segments[-1]
-    size = last.stat().st_size
-    assert size > 64
-    with open(last, "r+b") as f:
-        f.truncate(size - 7)  # the last record now ends mid-way, as after a power cut
-    c.start(victim)
-    wait_for("the torn node to rejoin", lambda: c.leader() is not None, 15)
-    # The dropped record held entries the victim had acknowledged (an fsynced tail
-    # torn is outside Raft's fault model); the leader still believes the victim
-    # holds them and finds out at its next append, which this write provokes.
-    written |= _write_many(c, "after-torn", 1)
-    _check_all(c, victim, written)
-    log = c.nodes[victim].log_path.read_text()
-    assert "torn tail" in log

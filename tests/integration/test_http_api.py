@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import urllib.parse
 import urllib.request
 
@@ -189,3 +190,33 @@ def test_watch_on_a_follower_sees_writes_made_through_the_leader(shared_cluster:
         ("put", f"watched/{i}", str(i)) for i in range(3)
     ]
     assert [e["revision"] for e in events] == sorted(e["revision"] for e in events)
+
+
+def test_a_node_without_quorum_refuses_linearizable_reads_and_writes(
+    shared_cluster: Cluster,
+) -> None:
+    # Last in this module: it pauses two nodes of the shared cluster (and resumes them).
+    c = shared_cluster
+    leader = c.wait_leader()
+    lonely = c.followers(leader)[0]
+    assert c.put(leader, "q/key", b"old").status == 200
+    assert c.get(lonely, "q/key").body == b"old"  # applied on the lonely node too
+    others = [nid for nid in c.nodes if nid != lonely]
+    for nid in others:
+        c.kill(nid, signal.SIGSTOP)
+    try:
+        stale = c.get(lonely, "q/key", "?consistency=serializable")
+        assert stale.status == 200 and stale.body == b"old"
+        read = c.get(lonely, "q/key")
+        assert read.status == 503, read.body
+        assert read.json()["error"] == "unavailable" and "Retry-After" in read.headers
+        write = c.put(lonely, "q/key", b"new")
+        # Either it never found a leader (503: not applied) or it handed the write
+        # to the paused leader (504: unknown) — never a success.
+        assert write.status in (503, 504), write.body
+    finally:
+        for nid in others:
+            c.kill(nid, signal.SIGCONT)
+    c.wait_leader(timeout=15)
+    value = c.get(lonely, "q/key").body
+    assert value in (b"old", b"new")

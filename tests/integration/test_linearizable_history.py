@@ -19,16 +19,16 @@ from senate.check import Verdict
 def test_history_is_linearizable_across_leader_and_total_crashes(cluster: Cluster) -> None:
     c = cluster
     with clients_running(c) as rec:
-        time.sleep(1.5)
+        time.sleep(1.0)
         old = c.wait_leader()
         c.kill(old)
         new = wait_for("a new leader", lambda: c.leader(), 15)
         assert new != old
         ok_before = ok_count(rec)
-        time.sleep(1.5)
+        time.sleep(1.0)
         assert ok_count(rec) > ok_before + 10, "no progress after the failover"
         c.start(old)
-        time.sleep(1.0)
+        time.sleep(0.5)
         c.kill_all()  # as in a power cut
         c.start()
         c.wait_leader(timeout=20)

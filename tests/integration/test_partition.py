@@ -28,7 +28,7 @@ def test_partitioned_leader_is_replaced_and_history_stays_linearizable(
 ) -> None:
     c = cluster
     with clients_running(c) as rec:
-        time.sleep(1.5)
+        time.sleep(1.0)
         old = c.wait_leader()
         others = c.followers(old)
         block = [[old, o] for o in others] + [[o, old] for o in others]
