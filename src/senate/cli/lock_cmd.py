@@ -10,8 +10,9 @@ Rules this file keeps:
   unreachable for a whole ttl) a warning says so: the token may have passed on,
   which is exactly what the fencing token lets the protected resource detect.
 - `--hold` instead of a command: hold the lock until Ctrl-C or SIGTERM (exit 0).
-- Ctrl-C reaches the command (same process group); SIGTERM is passed on to it.
-  Either way the lock is released after the command exits.
+- Ctrl-C reaches the command (same process group; a SIGINT sent to this process
+  alone is passed on after a second); SIGTERM is passed on to it. Either way the
+  lock is released after the command exits.
 - Exit 1 with one line if the lock is not acquired in time or the command cannot
   be started; exit 2 on bad usage (neither or both of COMMAND and --hold).
 """
@@ -23,8 +24,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
+import time
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -34,6 +36,8 @@ from senate.errors import SenateError, UsageError
 
 TOKEN_ENV = "SENATE_FENCING_TOKEN"
 LEASE_ENV = "SENATE_LOCK_LEASE"
+INTERRUPT_GRACE = 1.0  # seconds
+POLL = 0.1  # seconds
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,9 +67,10 @@ def lock(
             raise SenateError(f"lock {name!r} not acquired within {wait:g} s") from None
         keeper = client.keep_alive(grant.lease, ttl)
         try:
-            click.echo(f"fencing_token={grant.fencing_token}")
-            sys.stdout.flush()  # before the command writes to the same stdout
-            code = _hold() if hold else _run(command, grant)
+            with _Signals() as signals:
+                click.echo(f"fencing_token={grant.fencing_token}")
+                sys.stdout.flush()  # before the command writes to the same stdout
+                code = _hold(signals) if hold else _run(command, grant, signals)
         finally:
             keeper.stop()
             _release(client, name, grant, keeper)
@@ -75,39 +80,55 @@ def lock(
         raise SystemExit(code)
 
 
-def _run(command: tuple[str, ...], grant: LockGrant) -> int:
+class _Signals:
+    """While the lock is held, SIGINT and SIGTERM are recorded, not raised: the
+    lock must be released whatever happens, after the command has exited."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[int, float]] = []  # (signal, monotonic time)
+        self._previous: dict[int, Any] = {}
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append((signum, time.monotonic()))
+
+    def __enter__(self) -> _Signals:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
+def _run(command: tuple[str, ...], grant: LockGrant, signals: _Signals) -> int:
     env = {**os.environ, TOKEN_ENV: str(grant.fencing_token), LEASE_ENV: str(grant.lease)}
     try:
         proc = subprocess.Popen(command, env=env)
     except OSError as exc:
         raise SenateError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from None
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
-    try:
-        while True:
-            try:
-                code = proc.wait()
+    passed = 0  # signals handled so far
+    while True:
+        try:
+            code = proc.wait(timeout=POLL)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        while passed < len(signals.received):
+            signum, at = signals.received[passed]
+            # A terminal's Ctrl-C reaches the command too (same process group); a
+            # SIGINT sent to this process alone does not: pass it on if the command
+            # still runs a moment later. SIGTERM is passed on at once.
+            if signum == signal.SIGINT and time.monotonic() - at < INTERRUPT_GRACE:
                 break
-            except KeyboardInterrupt:
-                continue  # the command got the Ctrl-C too; wait for it to finish
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+            proc.send_signal(signum)
+            passed += 1
     return 128 - code if code < 0 else code
 
 
-def _hold() -> int:
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def _hold(signals: _Signals) -> int:
+    while not signals.received:
+        time.sleep(POLL)
     return 0
 
 
