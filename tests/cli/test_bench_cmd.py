@@ -45,9 +45,7 @@ def _endpoints(c: Cluster) -> str:
 
 
 def test_write_table_has_rate_and_percentiles(cluster: Cluster) -> None:
-    run = _senate(
-        "bench", "--endpoints", _endpoints(cluster), "--clients", "4", "--requests", "60"
-    )
+    run = _senate("bench", "--endpoints", _endpoints(cluster), "--clients", "4", "--requests", "60")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "senate bench: senate, write, 4 client(s)" in run.stdout
     for column in ("ops/s", "p50 ms", "p99 ms"):

@@ -305,6 +305,17 @@ async def run(config: BenchConfig) -> BenchResult:
     return BenchResult(config=config, elapsed=elapsed, ops=ops, prefilled=prefilled)
 
 
+async def prefill(config: BenchConfig) -> int:
+    """Write every key of `config`'s key space once; how many writes succeeded."""
+    rng = random.Random(config.seed)
+    value = bytes(rng.randrange(33, 127) for _ in range(config.value_size))
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=timeout
+    ) as session:
+        return await _prefill(session, TARGETS[config.target](), config, value)
+
+
 def run_blocking(config: BenchConfig) -> BenchResult:
     """`run` on a fresh event loop (uvloop when installed: a cheaper client)."""
     try:

@@ -1,0 +1,462 @@
+"""Senate vs etcd, 3 nodes each, on loopback, driven by wrk in the same run.
+
+    python bench/cluster_bench.py                   # the README's table (~2 min)
+    python bench/cluster_bench.py --duration 3      # a quick look
+    python bench/cluster_bench.py --profile-dir /tmp/prof   # + a py-spy pass
+
+What it does: starts a 3-member etcd (Debian's etcd 3.4, its default fsync, data in
+a temp dir) and a 3-node Senate (real `senate node` processes, temp data dirs),
+both on 127.0.0.1 only, and keeps both up for the whole run. Cells run
+interleaved (Senate then etcd for each cell) so drifting machine load hits both
+alike. Each cell runs one wrk process per node, the connections split between
+them leader first (1 client: the leader only); followers forward (Senate) or
+proxy (etcd) to the leader. Cells: writes at 1, 16, 64 clients and linearizable
+reads at 16 clients, 256-byte values, random keys from a key space that is
+prefilled before the reads.
+
+Latency: p50/p99 come from raw per-request latencies measured in the wrk Lua
+scripts (bench/wrk/common.lua explains why wrk's own histogram is not used: wrk
+4.1 applies its coordinated-omission correction to it before done()). Each wrk
+runs one connection per thread for that reason. wrk's corrected p99 is kept in the
+JSON output for comparison.
+
+Rules this file keeps: every process it starts dies at the end, even on an error
+or Ctrl-C (SIGTERM, then SIGKILL; PR_SET_PDEATHSIG as a last resort); every wait is
+bounded; only loopback addresses; the temp dir is removed unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from senate.benchtool.driver import BenchConfig, prefill
+
+HOST = "127.0.0.1"
+WRK_DIR = Path(__file__).resolve().parent / "wrk"
+NODE_MAIN = "from senate.cli.main import main; main()"
+START_TIMEOUT = 60.0
+
+
+# ---- processes -------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    # In the child between fork and exec: SIGKILL it if this script dies.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
+@dataclass(slots=True)
+class Procs:
+    """Every long-lived process the bench started, so `close` can end them all."""
+
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        live = [p for p in self.procs if p.poll() is None]
+        for p in live:
+            with contextlib.suppress(ProcessLookupError):
+                p.terminate()
+        deadline = time.monotonic() + 10
+        for p in live:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _http_json(url: str, body: bytes | None = None) -> Any:
+    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=2.0) as resp:
+        return json.loads(resp.read())
+
+
+def _wait(what: str, check: Callable[[], Any], timeout: float = START_TIMEOUT) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            got = check()
+            if got:
+                return got
+        time.sleep(0.2)
+    raise SystemExit(f"cluster_bench: timed out waiting for {what}")
+
+
+@dataclass(slots=True)
+class Cluster:
+    name: str  # "senate" | "etcd"
+    urls: list[str]  # client URLs, node order
+    pids: list[int]
+    leader: Callable[[], int]  # index of the leader in `urls`
+
+    def ordered(self) -> list[str]:
+        """Client URLs, leader first (so a single client talks to the leader)."""
+        lead = self.leader()
+        return [self.urls[lead]] + [u for i, u in enumerate(self.urls) if i != lead]
+
+
+def start_senate(procs: Procs, root: Path) -> Cluster:
+    ports = free_ports(6)
+    peers = ports[:3]
+    https = ports[3:]
+    flag = ",".join(f"n{i + 1}={HOST}:{p}" for i, p in enumerate(peers))
+    pids = []
+    for i in range(3):
+        argv = [sys.executable, "-c", NODE_MAIN, "node", "--id", f"n{i + 1}"]
+        argv += ["--data-dir", str(root / f"senate-n{i + 1}")]
+        argv += ["--peer", f"{HOST}:{peers[i]}", "--http", f"{HOST}:{https[i]}"]
+        argv += ["--cluster", flag]
+        pids.append(procs.spawn(argv, root / f"senate-n{i + 1}.log").pid)
+    urls = [f"http://{HOST}:{p}" for p in https]
+
+    def leader() -> int:
+        def find() -> int | None:
+            for i, u in enumerate(urls):
+                st = _http_json(f"{u}/v1/status")
+                if st.get("role") == "leader":
+                    return i + 1
+            return None
+
+        return int(_wait("a Senate leader", find)) - 1
+
+    cluster = Cluster("senate", urls, pids, leader)
+    cluster.leader()
+    return cluster
+
+
+def start_etcd(procs: Procs, root: Path) -> Cluster:
+    exe = shutil.which("etcd")
+    if exe is None:
+        raise SystemExit("cluster_bench: etcd not found (apt-get install etcd-server)")
+    ports = free_ports(6)
+    peer = ports[:3]
+    client = ports[3:]
+    initial = ",".join(f"e{i + 1}=http://{HOST}:{p}" for i, p in enumerate(peer))
+    pids = []
+    for i in range(3):
+        argv = [exe, "--name", f"e{i + 1}", "--data-dir", str(root / f"etcd-e{i + 1}")]
+        argv += ["--listen-client-urls", f"http://{HOST}:{client[i]}"]
+        argv += ["--advertise-client-urls", f"http://{HOST}:{client[i]}"]
+        argv += ["--listen-peer-urls", f"http://{HOST}:{peer[i]}"]
+        argv += ["--initial-advertise-peer-urls", f"http://{HOST}:{peer[i]}"]
+        argv += ["--initial-cluster", initial, "--initial-cluster-state", "new"]
+        argv += ["--initial-cluster-token", "senate-bench", "--log-level", "warn"]
+        argv += ["--logger", "zap"]
+        pids.append(procs.spawn(argv, root / f"etcd-e{i + 1}.log").pid)
+    urls = [f"http://{HOST}:{p}" for p in client]
+
+    def leader() -> int:
+        def find() -> int | None:
+            for i, u in enumerate(urls):
+                st = _http_json(f"{u}/v3/maintenance/status", b"{}")
+                if st.get("leader") and st["leader"] == st["header"]["member_id"]:
+                    return i + 1
+            return None
+
+        return int(_wait("an etcd leader", find)) - 1
+
+    cluster = Cluster("etcd", urls, pids, leader)
+    cluster.leader()
+    return cluster
+
+
+# ---- one cell --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Cell:
+    system: str
+    op: str  # "write" | "read"
+    clients: int
+    ok: int = 0
+    bad: int = 0
+    rate: float = 0.0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    wrk_p99_ms: float | None = None  # wrk's CO-corrected p99 (largest over processes)
+    socket_errors: int = 0
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def split(total: int, ways: int) -> list[int]:
+    """`total` connections over `ways` nodes, the first (the leader) taking extras."""
+    base, extra = divmod(total, ways)
+    return [base + (1 if i < extra else 0) for i in range(ways)]
+
+
+def percentile_ms(hist: dict[int, int], pct: float) -> float | None:
+    """Nearest-rank percentile of a merged bucket histogram (bucket = lower bound, us)."""
+    total = sum(hist.values())
+    if total == 0:
+        return None
+    rank = max(1, -(-total * pct // 100))
+    seen = 0
+    for bucket in sorted(hist):
+        seen += hist[bucket]
+        if seen >= rank:
+            return bucket / 1000.0
+    return max(hist) / 1000.0
+
+
+def parse_wrk(out: str) -> tuple[dict[str, int], dict[int, int]]:
+    fields: dict[str, int] = {}
+    hist: dict[int, int] = {}
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            for part in line.split()[1:]:
+                k, v = part.split("=")
+                fields[k] = int(float(v))
+        elif line.startswith("HIST"):
+            for part in line.split()[1:]:
+                b, n = part.split(":")
+                hist[int(float(b))] = hist.get(int(float(b)), 0) + int(n)
+    if not fields:
+        raise RuntimeError(f"wrk printed no BENCH line:\n{out}")
+    return fields, hist
+
+
+def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int) -> Cell:
+    script = WRK_DIR / f"{cluster.name}_{'put' if op == 'write' else 'get'}.lua"
+    urls = cluster.ordered()
+    runs: list[subprocess.Popen[str]] = []
+    try:
+        for idx, (url, conns) in enumerate(zip(urls, split(clients, len(urls)), strict=True)):
+            if conns == 0:
+                continue
+            argv = ["wrk", "-t", str(conns), "-c", str(conns), "-d", f"{duration:g}s"]
+            argv += ["--timeout", "10s", "-s", str(script), url, "--", str(keys), "256", str(idx)]
+            runs.append(
+                subprocess.Popen(
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    preexec_fn=_die_with_parent,
+                )
+            )
+        outs = [r.communicate(timeout=duration + 60)[0] for r in runs]
+    finally:
+        for r in runs:
+            if r.poll() is None:
+                r.kill()
+                r.wait()
+    cell = Cell(cluster.name, op, clients, load=os.getloadavg())
+    merged: dict[int, int] = {}
+    wrk_p99 = 0
+    for out in outs:
+        fields, hist = parse_wrk(out)
+        cell.ok += fields["ok"]
+        cell.bad += fields["bad"]
+        cell.rate += fields["ok"] / (fields["duration_us"] / 1e6)
+        cell.socket_errors += sum(fields[k] for k in ("connect", "read", "write", "timeout"))
+        wrk_p99 = max(wrk_p99, fields["wrk_p99_us"])
+        for b, n in hist.items():
+            merged[b] = merged.get(b, 0) + n
+    cell.p50_ms = percentile_ms(merged, 50)
+    cell.p99_ms = percentile_ms(merged, 99)
+    cell.wrk_p99_ms = wrk_p99 / 1000.0
+    return cell
+
+
+# ---- the run ---------------------------------------------------------------------
+
+
+def profile_pass(
+    cluster: Cluster, out_dir: Path, duration: float, keys: int, cells: list[tuple[str, int]]
+) -> Iterator[str]:
+    """Senate cells rerun with py-spy sampling the leader (their numbers are not kept).
+
+    py-spy runs --nonblocking (it does not pause the node to sample), with --idle and
+    --threads, so time the event loop spends waiting in epoll and the WAL thread
+    spends in fsync show up as such; the output is collapsed stacks (-f raw).
+    """
+    pyspy = shutil.which("py-spy")
+    if pyspy is None:
+        yield "py-spy not found (pip install py-spy); no profile"
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pid = cluster.pids[cluster.leader()]
+    for op, clients in cells:
+        path = out_dir / f"senate-leader-{op}s-{clients}c.txt"
+        argv = [pyspy, "record", "-p", str(pid), "-d", str(int(duration)), "-r", "250"]
+        argv += ["-f", "raw", "-o", str(path), "--nonblocking", "--idle", "--threads"]
+        spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            time.sleep(0.5)
+            cell = run_cell(cluster, op, clients, duration, keys)
+            _, err = spy.communicate(timeout=duration + 30)
+        finally:
+            if spy.poll() is None:
+                spy.kill()
+                spy.wait()
+        note = "" if spy.returncode == 0 else f" (py-spy failed: {err.decode()[-200:]!r})"
+        yield f"profiled {op}s at {clients} clients ({cell.rate:.0f}/s under py-spy): {path}{note}"
+
+
+def fmt(x: float | None, spec: str = ".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def report(cells: list[Cell]) -> str:
+    by = {(c.system, c.op, c.clients): c for c in cells}
+    lines = [
+        "| cell | Senate ops/s | Senate p50 / p99 ms | etcd ops/s | etcd p50 / p99 ms "
+        "| Senate / etcd ops | Senate / etcd p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    keys = sorted({(c.op, c.clients) for c in cells}, key=lambda k: (k[0] != "write", k[1]))
+    for op, n in keys:
+        s, e = by.get(("senate", op, n)), by.get(("etcd", op, n))
+        ratio = fmt(s.rate / e.rate, ".2f") + "x" if s and e and e.rate else "-"
+        p99r = fmt(s.p99_ms / e.p99_ms, ".2f") + "x" if s and e and s.p99_ms and e.p99_ms else "-"
+        lines.append(
+            f"| {op}s, {n} client{'s' if n > 1 else ''} "
+            f"| {fmt(s.rate if s else None, ',.0f')} "
+            f"| {fmt(s.p50_ms if s else None)} / {fmt(s.p99_ms if s else None)} "
+            f"| {fmt(e.rate if e else None, ',.0f')} "
+            f"| {fmt(e.p50_ms if e else None)} / {fmt(e.p99_ms if e else None)} "
+            f"| {ratio} | {p99r} |"
+        )
+    return "\n".join(lines)
+
+
+def floors(cells: list[Cell], big: int, mid: int) -> list[str]:
+    by = {(c.system, c.op, c.clients): c for c in cells}
+    out = []
+    s, e = by.get(("senate", "write", big)), by.get(("etcd", "write", big))
+    if s and e and e.rate:
+        r = s.rate / e.rate
+        out.append(
+            f"writes/s at {big} clients: {r:.2f}x etcd (floor >= 0.5x): "
+            f"{'HOLDS' if r >= 0.5 else 'MISSED'}"
+        )
+    for op in ("write", "read"):
+        s, e = by.get(("senate", op, mid)), by.get(("etcd", op, mid))
+        if s and e and s.p99_ms and e.p99_ms:
+            r = s.p99_ms / e.p99_ms
+            out.append(
+                f"{op} p99 at {mid} clients: {r:.2f}x etcd (floor <= 2x): "
+                f"{'HOLDS' if r <= 2 else 'MISSED'}"
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds per cell")
+    ap.add_argument("--write-clients", default="1,16,64")
+    ap.add_argument("--read-clients", default="16")
+    ap.add_argument("--keys", type=int, default=10_000, help="key space")
+    ap.add_argument("--only", choices=("senate", "etcd"), default=None)
+    ap.add_argument("--json", type=Path, default=None, help="write every cell here")
+    ap.add_argument("--profile-dir", type=Path, default=None, help="py-spy pass after the run")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("cluster_bench: wrk not found (apt-get install wrk)", file=sys.stderr)
+        return 2
+    write_clients = [int(x) for x in args.write_clients.split(",") if x]
+    read_clients = [int(x) for x in args.read_clients.split(",") if x]
+    root = Path(tempfile.mkdtemp(prefix="senate-cluster-bench-"))
+    procs = Procs()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    cells: list[Cell] = []
+    try:
+        systems = []
+        if args.only in (None, "senate"):
+            systems.append(start_senate(procs, root))
+        if args.only in (None, "etcd"):
+            systems.append(start_etcd(procs, root))
+        load0 = os.getloadavg()
+        print(f"clusters up in {root}; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+        plan = [("write", n) for n in write_clients] + [("read", n) for n in read_clients]
+        prefilled = False
+        for op, n in plan:
+            if op == "read" and not prefilled:
+                for c in systems:
+                    cfg = BenchConfig(tuple(c.ordered()), target=c.name, keys=args.keys)  # type: ignore[arg-type]
+                    got = asyncio.run(prefill(cfg))
+                    print(f"prefilled {got}/{args.keys} keys on {c.name}")
+                prefilled = True
+            for c in systems:
+                cell = run_cell(c, op, n, args.duration, args.keys)
+                cells.append(cell)
+                print(
+                    f"{c.name:6s} {op}s {n:3d} clients: {cell.rate:8.0f}/s  "
+                    f"p50 {fmt(cell.p50_ms)} ms  p99 {fmt(cell.p99_ms)} ms  "
+                    f"(wrk corrected p99 {fmt(cell.wrk_p99_ms)})  errors {cell.bad}"
+                    f"+{cell.socket_errors}  load {cell.load[0]:.2f}",
+                    flush=True,
+                )
+        print()
+        print(report(cells))
+        print()
+        big = max(write_clients)
+        mid = read_clients[0] if read_clients else 16
+        for line in floors(cells, big, mid):
+            print(line)
+        load1 = os.getloadavg()
+        print(f"load average at the end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+        if args.json is not None:
+            args.json.write_text(json.dumps([dataclasses.asdict(c) for c in cells], indent=1))
+        if args.profile_dir is not None:
+            senate = next((c for c in systems if c.name == "senate"), None)
+            if senate is not None:
+                todo = [("write", big), ("read", mid)]
+                for line in profile_pass(senate, args.profile_dir, args.duration, args.keys, todo):
+                    print(line)
+    finally:
+        procs.close()
+        if args.keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
