@@ -12,10 +12,9 @@ import random
 from collections.abc import Callable
 
 from senate.consensus.engine import Engine, EngineFactory
-from senate.consensus.types import DurableState, Membership
+from senate.consensus.types import DurableState, HardState, Membership, Ready
 from senate.zab.config import ZabConfig
 from senate.zab.log import Zxid
-from senate.zab.messages import ZabMessage
 from senate.zab.node import Zab
 
 
@@ -26,25 +25,11 @@ class CommitBeforeQuorum(Zab):
         return self.log.last_index
 
 
-class AckBeforePersist(Zab):
-    """Acknowledges proposals and NEWLEADER in send_now, before they are durable."""
-
-    def reply_ack(self, msg: ZabMessage) -> None:
-        self._now.append(msg)
-
-
 class SkipTrunc(Zab):
     """Syncs a follower by DIFF from its last zxid, never TRUNCating proposals we lack."""
 
     def sync_point(self, commit: int, zxid: Zxid, runs: tuple[tuple[int, int], ...]) -> int:
         return min(zxid[1], self.log.last_index)
-
-
-class EpochNotAboveAll(Zab):
-    """Proposes a new epoch one above its own accepted epoch, not above all it heard."""
-
-    def choose_epoch(self) -> int:
-        return self.infos[self.node_id] + 1
 
 
 class AcceptAnyEpoch(Zab):
@@ -54,11 +39,11 @@ class AcceptAnyEpoch(Zab):
         return True
 
 
-class NoAheadCheck(Zab):
-    """The prospective leader ignores followers whose history is ahead of its own."""
+class EpochNotSynced(Zab):
+    """Asks for no fsync when only acceptedEpoch/currentEpoch changed, so a crash forgets them."""
 
-    def ahead_of_me(self, epoch: int, zxid: Zxid) -> bool:
-        return False
+    def must_sync(self, hs: HardState, rd: Ready) -> bool:
+        return bool(rd.entries) or rd.snapshot is not None
 
 
 class ApplyBeforeCommit(Zab):
@@ -89,11 +74,9 @@ def _factory_of(cls: type[Zab]) -> Callable[[ZabConfig | None], EngineFactory]:
 
 MUTANTS: dict[str, Callable[[ZabConfig | None], EngineFactory]] = {
     "commit_before_quorum": _factory_of(CommitBeforeQuorum),
-    "ack_before_persist": _factory_of(AckBeforePersist),
     "skip_trunc": _factory_of(SkipTrunc),
-    "epoch_not_above_all": _factory_of(EpochNotAboveAll),
     "accept_any_epoch": _factory_of(AcceptAnyEpoch),
-    "no_ahead_check": _factory_of(NoAheadCheck),
+    "epoch_not_synced": _factory_of(EpochNotSynced),
     "apply_before_commit": _factory_of(ApplyBeforeCommit),
     "read_no_confirm": _factory_of(ReadNoConfirm),
 }
