@@ -134,6 +134,26 @@ def test_a_write_whose_answer_was_lost_is_retried_and_applies_once(
     assert [(kv.key, kv.revision) for kv in items] == [("once/k", revision)]
 
 
+def test_async_watch_sees_puts_and_deletes_in_order(shared_cluster: Cluster) -> None:
+    async def main() -> list[tuple[str, str, bytes | None, int]]:
+        async with AsyncClient(endpoints(shared_cluster)) as c:
+            start = await c.put("aw/0", b"zero") + 1
+            watch = c.watch(prefix="aw/", start_revision=start)
+            revs = [await c.put("aw/1", b"one"), (await c.delete("aw/0")).revision]
+            got: list[tuple[str, str, bytes | None, int]] = []
+            async for e in watch:
+                got.append((e.type, e.key, e.value, e.revision))
+                if len(got) == 2:
+                    break
+            await watch.aclose()
+            assert revs == [start, start + 1]
+            return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 20))
+    assert [(t, k, v) for t, k, v, _ in got] == [("put", "aw/1", b"one"), ("delete", "aw/0", None)]
+    assert got[1][3] == got[0][3] + 1
+
+
 class _Collector:
     """Runs a watch in a thread and keeps its events."""
 
