@@ -8,7 +8,7 @@ import signal
 import urllib.parse
 import urllib.request
 
-from senate_harness import Cluster, key_path
+from senate_harness import Cluster, key_path, wait_for
 
 
 def _leader_and_follower(c: Cluster) -> tuple[str, str]:
@@ -32,6 +32,23 @@ def test_status_has_the_contract_fields(shared_cluster: Cluster) -> None:
         assert set(members) == {"n1", "n2", "n3"}
         assert all(m["voter"] for m in members.values())
         assert members["n1"]["peer"] == f"127.0.0.1:{shared_cluster.nodes['n1'].peer_port}"
+
+
+def test_members_know_each_others_http_address(shared_cluster: Cluster) -> None:
+    c = shared_cluster
+    expected = {nid: f"127.0.0.1:{n.http_port}" for nid, n in c.nodes.items()}
+
+    def learned() -> bool:
+        for nid in c.nodes:
+            listed = c.request(nid, "GET", "/v1/members").json()["members"]
+            if {m["id"]: m["http"] for m in listed} != expected:
+                return False
+        return True
+
+    wait_for("every node to learn every HTTP address", learned, 10)
+    leader = c.wait_leader()
+    st = c.status("n3")
+    assert st is not None and st["leader_http"] == expected[leader]
 
 
 def test_put_get_delete_on_every_node(shared_cluster: Cluster) -> None:

@@ -1,4 +1,4 @@
-"""The runtime's own peer messages (write forwards, lease questions): round trips, and
+"""The runtime's own peer messages (write forwards, lease questions, peer info): round trips, and
 untrusted input that raises only MalformedInput (hypothesis)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from senate.runtime.leases import (
     lease_message_from_wire,
     register_lease_messages,
 )
+from senate.runtime.peerinfo import INFO_KIND, PeerInfo, register_peer_info
 from senate.wire.codec import Codec
 
 ids = st.text(min_size=1, max_size=20)
@@ -33,6 +34,7 @@ def _codec() -> Codec:
     codec = Codec()
     register_forward(codec)
     register_lease_messages(codec)
+    register_peer_info(codec)
     return codec
 
 
@@ -56,7 +58,7 @@ def test_lease_messages_round_trip(
 
 @given(wire)
 def test_garbage_is_malformed_input_only(obj: object) -> None:
-    for decode in (Forward.from_wire, lease_message_from_wire):
+    for decode in (Forward.from_wire, lease_message_from_wire, PeerInfo.from_wire):
         with contextlib.suppress(MalformedInput):
             decode(obj)
 
@@ -68,6 +70,14 @@ def test_random_bytes_in_an_envelope(data: bytes) -> None:
         body = msgpack.unpackb(data)
     except Exception:
         return
-    for kind in (FORWARD, LEASE_KIND):
+    for kind in (FORWARD, LEASE_KIND, INFO_KIND):
         with contextlib.suppress(MalformedInput):
             codec.decode_message([kind, body])
+
+
+@given(ids, ids, st.integers(min_value=0, max_value=65535))
+def test_peer_info_round_trip(src: str, dst: str, port: int) -> None:
+    codec = _codec()
+    msg = PeerInfo(src, dst, f"127.0.0.1:{port}")
+    envelope = msgpack.unpackb(msgpack.packb(codec.encode_message(INFO_KIND, msg)))
+    assert codec.decode_message(envelope) == msg

@@ -1,6 +1,7 @@
 """The HTTP/JSON API of CONTRACT.md on aiohttp, served by every node.
 
     GET    /v1/status                 the node's view: role, term, leader, indexes, members
+    GET    /v1/members                {"members": [{"id", "peer", "http", "voter"}]}
     PUT    /v1/kv/{key}               body = raw value; ?prev_revision=N | ?prev_value=V; ?lease=ID
     GET    /v1/kv/{key}               raw value, X-Senate-Revision; ?consistency=...
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
@@ -65,6 +66,7 @@ def build_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=limit, middlewares=[error_middleware])
     app[NODE_KEY] = node
     app.router.add_get("/v1/status", handle_status)
+    app.router.add_get("/v1/members", handle_members)
     app.router.add_get("/v1/kv", handle_list)
     app.router.add_route("*", "/v1/kv/", handle_empty_key)
     app.router.add_put("/v1/kv/{key:.+}", handle_put)
@@ -97,6 +99,10 @@ async def start_http(node: Node) -> web.AppRunner:
 
 async def handle_status(request: web.Request) -> web.Response:
     return web.json_response(request.app[NODE_KEY].status())
+
+
+async def handle_members(request: web.Request) -> web.Response:
+    return web.json_response({"members": request.app[NODE_KEY].members()})
 
 
 async def handle_empty_key(request: web.Request) -> web.Response:

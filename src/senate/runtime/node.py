@@ -83,6 +83,7 @@ from senate.runtime.leases import (
     LeaseTime,
     register_lease_messages,
 )
+from senate.runtime.peerinfo import INFO_KIND, INFO_TICKS, PeerInfo, register_peer_info
 from senate.runtime.transport import Transport, TransportConfig
 from senate.storage import FileLogStore
 from senate.wire.codec import Codec
@@ -148,6 +149,8 @@ class Node:
         self.codec.register(RAFT_KIND, message_from_wire)
         register_forward(self.codec)
         register_lease_messages(self.codec)
+        register_peer_info(self.codec)
+        self.peer_http: dict[str, str] = {}  # what each peer said its HTTP address is
         self.transport = Transport(
             self.id,
             config.peer_addr,
@@ -225,7 +228,11 @@ class Node:
         loop = asyncio.get_running_loop()
         period = self.config.tick_ms / 1000.0
         next_at = loop.time() + period
+        ticks = 0
         while True:
+            if ticks % INFO_TICKS == 0:
+                self._send_info()
+            ticks += 1
             await asyncio.sleep(max(0.0, next_at - loop.time()))
             now = loop.time()
             # The next tick is one period after the last due one, never in the past.
@@ -239,6 +246,11 @@ class Node:
     def _send(self, msg: Message) -> None:
         self.transport.send(msg)
 
+    def _send_info(self) -> None:
+        http = format_addr(self.config.http_addr)
+        for peer in self.config.peers:
+            self.transport.send(PeerInfo(self.id, peer, http), INFO_KIND)
+
     def _on_message(self, msg: Message) -> None:
         if isinstance(msg, RaftMessage):
             self.engine.step(msg)
@@ -247,6 +259,10 @@ class Node:
             self._on_forward(msg)
         elif isinstance(msg, (LeaseAsk, LeaseReply)):
             self.leases.on_message(msg)
+        elif isinstance(msg, PeerInfo):
+            if self.peer_http.get(msg.src) != msg.http:
+                logger.info("node %s: %s serves HTTP on %s", self.id, msg.src, msg.http)
+            self.peer_http[msg.src] = msg.http
 
     def _on_forward(self, msg: Forward) -> None:
         try:
@@ -470,16 +486,28 @@ class Node:
         kv = self.kv
         return kv.revision, kv.range(prefix)
 
-    def status(self) -> dict[str, Any]:
-        st = self.engine.status()
-        members = [
+    def http_of(self, node_id: str | None) -> str | None:
+        """The HTTP address of a member (this node's own, or what the peer told us)."""
+        if node_id is None:
+            return None
+        if node_id == self.id:
+            return format_addr(self.config.http_addr)
+        return self.peer_http.get(node_id)
+
+    def members(self) -> list[dict[str, Any]]:
+        voters = self.engine.status().membership.voters
+        return [
             {
                 "id": nid,
                 "peer": format_addr(addr),
-                "voter": nid in st.membership.voters,
+                "http": self.http_of(nid),
+                "voter": nid in voters,
             }
             for nid, addr in sorted(self.config.cluster.items())
         ]
+
+    def status(self) -> dict[str, Any]:
+        st = self.engine.status()
         return {
             "id": st.id,
             "role": st.role.value,
@@ -487,11 +515,12 @@ class Node:
             "leader": st.leader,
             "commit_index": st.commit_index,
             "applied_index": self.kv.applied_index,
-            "members": members,
+            "members": self.members(),
             "protocol": st.protocol,
             "last_index": st.last_index,
             "revision": self.kv.revision,
             "http": format_addr(self.config.http_addr),
+            "leader_http": self.http_of(st.leader),
             "snapshot_index": self.driver.snap_index,
             "stats": dataclasses.asdict(self.driver.stats),
         }
