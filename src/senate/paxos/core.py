@@ -156,6 +156,7 @@ class PaxosCore:
         self._after: list[PaxosMessage] = []
         self.read_states: list[ReadState] = []
         self.pending_snapshot: Snapshot | None = None
+        self.accepts_due = False  # leader: proposals wait for the next Ready (batching)
         self.become_follower(None)
 
     # ---- small queries ---------------------------------------------------

@@ -5,8 +5,9 @@ Rules this file keeps:
   slot. Every accept whose slots start at or before `sync_end` carries the log
   through `sync_end` (one message), so an acceptor of an older ballot switches
   to this ballot in one step (core.accept_entries). Beyond it, accepts are
-  batched (max_msg_entries) and pipelined (max_inflight per acceptor), one round
-  trip per command: a slot is chosen once a quorum acknowledged it in this ballot;
+  batched (every proposal made between two Readies leaves in one accept, up to
+  max_msg_entries) and pipelined (max_inflight per acceptor), one round trip per
+  command: a slot is chosen once a quorum acknowledged it in this ballot;
 - an acknowledgement of slot q in this ballot covers every slot <= q (acceptors
   take slots in order and check the slot before), so commit is the largest q a
   quorum acknowledged — in *every* configuration that governs a slot between the
@@ -124,8 +125,18 @@ class PaxosLeader(PaxosCore):
         return self.hb_round
 
     def append_proposal(self, kind: EntryKind, data: bytes) -> None:
+        # Batching: proposals made between two Readies leave together (flush_accepts).
         self.write_from([Entry(self.log.last_index + 1, self.ballot, kind, data)])
-        self.bcast_accept()
+        self.accepts_due = True
+
+    def flush_accepts(self) -> None:
+        """Send what was proposed since the last Ready, batched, up to each window."""
+        self.accepts_due = False
+        if self.role != Role.LEADER:
+            return
+        for peer in sorted(self.progress):
+            while self.send_accept(peer, send_if_empty=False):
+                pass
 
     # ---- commit ----------------------------------------------------------
 

@@ -13,7 +13,7 @@ import random
 from collections.abc import Callable
 
 from senate.consensus.engine import Engine, EngineFactory
-from senate.consensus.types import DurableState, HardState, Membership, Ready
+from senate.consensus.types import DurableState, Membership
 from senate.paxos.config import PaxosConfig
 from senate.paxos.core import Promise
 from senate.paxos.messages import PaxosMessage
@@ -48,13 +48,6 @@ class CommitWithoutQuorum(MultiPaxos):
         return max(self.log.committed, self.self_match())
 
 
-class PromiseNotSynced(MultiPaxos):
-    """No fsync when only the promised or accepted ballot changed: a crash forgets promises."""
-
-    def must_sync(self, hs: HardState, rd: Ready) -> bool:
-        return bool(rd.entries) or rd.snapshot is not None
-
-
 class ReadWithoutQuorum(MultiPaxos):
     """The leader serves reads at once, without a heartbeat round confirming its ballot."""
 
@@ -79,6 +72,5 @@ MUTANTS: dict[str, Callable[[PaxosConfig | None], EngineFactory]] = {
     "reply_before_persist": _factory_of(ReplyBeforePersist),
     "accept_lower_ballot": _factory_of(AcceptLowerBallot),
     "commit_without_quorum": _factory_of(CommitWithoutQuorum),
-    "promise_not_synced": _factory_of(PromiseNotSynced),
     "read_without_quorum": _factory_of(ReadWithoutQuorum),
 }

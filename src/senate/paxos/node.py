@@ -201,7 +201,8 @@ class MultiPaxos(PaxosLeader):
         if self._outstanding is not None:
             return False
         return bool(
-            self._now
+            self.accepts_due
+            or self._now
             or self._after
             or self.read_states
             or self.pending_snapshot is not None
@@ -213,6 +214,8 @@ class MultiPaxos(PaxosLeader):
     def ready(self) -> Ready:
         if self._outstanding is not None:
             raise EngineMisuse("ready() called again before advance()")
+        if self.accepts_due:
+            self.flush_accepts()
         hs = self.hard_state()
         rd = Ready(
             hard_state=hs if hs != self._handed_hs else None,

@@ -56,21 +56,22 @@ class Progress:
         self.inflight.clear()
 
     def acked(self, index: int) -> bool:
-        """An ack up to `index` arrived; False when it tells nothing new."""
+        """An ack up to `index` arrived; False when it tells nothing new about `match`."""
         while self.inflight and self.inflight[0] <= index:
             self.inflight.popleft()
         self.next = max(self.next, index + 1)
-        if index <= self.match:
-            return False
-        self.match = index
+        updated = index > self.match
+        if updated:
+            self.match = index
+            self.stalled_rounds = 0
         self.probe_sent = False
-        self.stalled_rounds = 0
+        # Any successful answer proves where the logs agree: pipelining may start.
         if self.state == Flow.PROBE:
             self.become_replicate()
         elif self.state == Flow.SNAPSHOT and index >= self.pending_snapshot:
             self.pending_snapshot = 0
             self.become_replicate()
-        return True
+        return updated
 
     def refused(self, rejected: int, hint: int) -> bool:
         """The accept after slot `rejected` did not match; False when that is stale."""
