@@ -139,14 +139,15 @@ class Cluster:
         return [self.urls[lead]] + [u for i, u in enumerate(self.urls) if i != lead]
 
 
-def start_senate(procs: Procs, root: Path) -> Cluster:
+def start_senate(procs: Procs, root: Path, prelude: str = "") -> Cluster:
     ports = free_ports(6)
     peers = ports[:3]
     https = ports[3:]
     flag = ",".join(f"n{i + 1}={HOST}:{p}" for i, p in enumerate(peers))
     pids = []
     for i in range(3):
-        argv = [sys.executable, "-c", NODE_MAIN, "node", "--id", f"n{i + 1}"]
+        code = f"{prelude}; {NODE_MAIN}" if prelude else NODE_MAIN
+        argv = [sys.executable, "-c", code, "node", "--id", f"n{i + 1}"]
         argv += ["--data-dir", str(root / f"senate-n{i + 1}")]
         argv += ["--peer", f"{HOST}:{peers[i]}", "--http", f"{HOST}:{https[i]}"]
         argv += ["--cluster", flag]
@@ -220,6 +221,30 @@ class Cell:
     wrk_p99_ms: float | None = None  # wrk's CO-corrected p99 (largest over processes)
     socket_errors: int = 0
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    cpu_us_per_op: float | None = None  # user+sys CPU of all 3 nodes / successful ops
+    leader_cpu_us_per_op: float | None = None
+    entries_per_fsync: float | None = None  # Senate leader: synced entries / fsyncs
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0.0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def senate_sync_stats(url: str) -> tuple[int, int]:
+    """(fsyncs, synced entries) so far on the Senate node at `url`, or zeros."""
+    try:
+        stats = _http_json(f"{url}/v1/status").get("stats", {})
+    except (OSError, ValueError):
+        return 0, 0
+    return int(stats.get("syncs", 0)), int(stats.get("synced_entries", 0))
 
 
 def split(total: int, ways: int) -> list[int]:
@@ -262,6 +287,9 @@ def parse_wrk(out: str) -> tuple[dict[str, int], dict[int, int]]:
 def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int) -> Cell:
     script = WRK_DIR / f"{cluster.name}_{'put' if op == 'write' else 'get'}.lua"
     urls = cluster.ordered()
+    lead = cluster.leader()
+    cpu0 = [cpu_seconds(p) for p in cluster.pids]
+    sync0 = senate_sync_stats(urls[0]) if cluster.name == "senate" else (0, 0)
     runs: list[subprocess.Popen[str]] = []
     try:
         for idx, (url, conns) in enumerate(zip(urls, split(clients, len(urls)), strict=True)):
@@ -284,6 +312,8 @@ def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int
             if r.poll() is None:
                 r.kill()
                 r.wait()
+    cpu = [cpu_seconds(p) - c0 for p, c0 in zip(cluster.pids, cpu0, strict=True)]
+    sync1 = senate_sync_stats(urls[0]) if cluster.name == "senate" else (0, 0)
     cell = Cell(cluster.name, op, clients, load=os.getloadavg())
     merged: dict[int, int] = {}
     wrk_p99 = 0
@@ -299,6 +329,11 @@ def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int
     cell.p50_ms = percentile_ms(merged, 50)
     cell.p99_ms = percentile_ms(merged, 99)
     cell.wrk_p99_ms = wrk_p99 / 1000.0
+    if cell.ok:
+        cell.cpu_us_per_op = sum(cpu) / cell.ok * 1e6
+        cell.leader_cpu_us_per_op = cpu[lead] / cell.ok * 1e6
+    if sync1[0] > sync0[0]:
+        cell.entries_per_fsync = (sync1[1] - sync0[1]) / (sync1[0] - sync0[0])
     return cell
 
 
@@ -394,6 +429,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=("senate", "etcd"), default=None)
     ap.add_argument("--json", type=Path, default=None, help="write every cell here")
     ap.add_argument("--profile-dir", type=Path, default=None, help="py-spy pass after the run")
+    ap.add_argument(
+        "--profile-cells", default="write:64,read:16", help="op:clients,... for the py-spy pass"
+    )
+    ap.add_argument(
+        "--node-prelude",
+        default="",
+        help="Python run in each Senate node before it starts (experiments only, e.g. "
+        "'import gc; gc.set_threshold(100000, 50, 100)'); the README table uses none",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -408,11 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         systems = []
         if args.only in (None, "senate"):
-            systems.append(start_senate(procs, root))
+            systems.append(start_senate(procs, root, args.node_prelude))
         if args.only in (None, "etcd"):
             systems.append(start_etcd(procs, root))
         load0 = os.getloadavg()
         print(f"clusters up in {root}; load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+        if args.node_prelude:
+            print(f"Senate nodes run with prelude: {args.node_prelude}")
         plan = [("write", n) for n in write_clients] + [("read", n) for n in read_clients]
         prefilled = False
         for op, n in plan:
@@ -429,7 +475,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{c.name:6s} {op}s {n:3d} clients: {cell.rate:8.0f}/s  "
                     f"p50 {fmt(cell.p50_ms)} ms  p99 {fmt(cell.p99_ms)} ms  "
                     f"(wrk corrected p99 {fmt(cell.wrk_p99_ms)})  errors {cell.bad}"
-                    f"+{cell.socket_errors}  load {cell.load[0]:.2f}",
+                    f"+{cell.socket_errors}  load {cell.load[0]:.2f}  "
+                    f"cpu/op {fmt(cell.cpu_us_per_op, '.0f')} us "
+                    f"(leader {fmt(cell.leader_cpu_us_per_op, '.0f')})"
+                    + (
+                        f"  entries/fsync {cell.entries_per_fsync:.1f}"
+                        if cell.entries_per_fsync
+                        else ""
+                    ),
                     flush=True,
                 )
         print()
@@ -446,7 +499,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile_dir is not None:
             senate = next((c for c in systems if c.name == "senate"), None)
             if senate is not None:
-                todo = [("write", big), ("read", mid)]
+                todo = [
+                    (op, int(n))
+                    for op, _, n in (x.partition(":") for x in args.profile_cells.split(","))
+                ]
                 for line in profile_pass(senate, args.profile_dir, args.duration, args.keys, todo):
                     print(line)
     finally:
