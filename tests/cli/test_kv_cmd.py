@@ -11,26 +11,22 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
-from client_cluster import endpoints, started_cluster
+from client_cluster import endpoints, session_cluster
 from senate_harness import Cluster
 
 SENATE = [sys.executable, "-c", "from senate.cli.main import main; main()"]
 
 
 @pytest.fixture(scope="module")
-def urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cluster: Cluster = started_cluster(tmp_path_factory.mktemp("kv-cli"))
-    try:
-        yield ",".join(endpoints(cluster))
-    finally:
-        cluster.close()
+def urls(tmp_path_factory: pytest.TempPathFactory) -> str:
+    cluster: Cluster = session_cluster(tmp_path_factory.getbasetemp() / "senate-shared")
+    return ",".join(endpoints(cluster))
 
 
 def senate(

@@ -12,26 +12,22 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
-from client_cluster import endpoints, started_cluster
+from client_cluster import endpoints, session_cluster
 from senate_harness import Cluster
 
 SENATE = [sys.executable, "-c", "from senate.cli.main import main; main()"]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    cluster: Cluster = started_cluster(tmp_path_factory.mktemp("lock-cli"))
-    try:
-        yield {**os.environ, "SENATE_ENDPOINTS": ",".join(endpoints(cluster))}
-    finally:
-        cluster.close()
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    cluster: Cluster = session_cluster(tmp_path_factory.getbasetemp() / "senate-shared")
+    return {**os.environ, "SENATE_ENDPOINTS": ",".join(endpoints(cluster))}
 
 
 def lock(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -2,10 +2,14 @@
 tests/client (its conftest) and the `senate kv|lock|members` tests in tests/cli.
 
 Importing this module puts tests/integration on sys.path for `senate_harness`.
+`session_cluster` is one cluster for the whole pytest process (every module that
+only talks to a cluster shares it: each cluster costs seconds to start); tests
+that kill nodes start their own with `started_cluster`.
 """
 
 from __future__ import annotations
 
+import atexit
 import sys
 from pathlib import Path
 
@@ -31,3 +35,19 @@ def started_cluster(root: Path) -> Cluster:
 
 def endpoints(cluster: Cluster) -> list[str]:
     return [node.url for node in cluster.nodes.values()]
+
+
+_SESSION: list[Cluster] = []
+
+
+def session_cluster(root: Path) -> Cluster:
+    """The process-wide shared cluster, started under `root` on first use and
+    SIGKILLed when the process exits."""
+    if not _SESSION:
+        root.mkdir(parents=True, exist_ok=True)
+        cluster = started_cluster(root)
+        atexit.register(cluster.close)
+        _SESSION.append(cluster)
+    cluster = _SESSION[0]
+    cluster.wait_leader()  # still healthy for the next module
+    return cluster

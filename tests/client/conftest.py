@@ -2,7 +2,8 @@
 
 The clusters are the integration tests' own (tests/integration/senate_harness.py,
 started by client_cluster.py): `cluster` is fresh per test,
-for tests that kill nodes; `shared_cluster` is one per module. Teardown always
+for tests that kill nodes; `shared_cluster` is one for the whole run (shared with
+the tests/cli tests of `senate kv|lock`), for tests that only talk to it. Teardown always
 SIGKILLs every node; a failed test prints the nodes' logs.
 """
 
@@ -16,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from client_cluster import endpoints, started_cluster
+from client_cluster import endpoints, session_cluster, started_cluster
 from senate_harness import Cluster
 
 __all__ = ["endpoints", "started_cluster"]
@@ -34,13 +35,9 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
             print(c.logs())
 
 
-@pytest.fixture(scope="module")
-def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = started_cluster(tmp_path_factory.mktemp("client-shared"))
-    try:
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Cluster:
+    return session_cluster(tmp_path_factory.getbasetemp() / "senate-shared")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
