@@ -69,9 +69,7 @@ def test_a_crashed_acceptor_keeps_what_it_acknowledged() -> None:
     leader = c.elect_any()
     follower = next(n for n in c.engines if n != leader)
     c.propose(leader, b"1", b"2", b"3")
-    acked = max(
-        m.index for m in c.delivered if m.type == MT.ACCEPTED and m.src == follower
-    )
+    acked = max(m.index for m in c.delivered if m.type == MT.ACCEPTED and m.src == follower)
     c.crash(follower)
     c.start(follower)
     eng = c.engines[follower]

@@ -21,9 +21,7 @@ def _e(index: int, ballot: int, data: bytes) -> Entry:
 def _possibly_chosen(cls: type[MultiPaxos]) -> Cluster:
     """Old leader a had slots 2-3 accepted by b too (a majority: chosen), c only has
     slot 1, and nobody learned the commit. a is gone; c runs phase 1 with b."""
-    c = Cluster(
-        ["a", "b", "c"], maker=lambda nid, m, d, r: cls(nid, m, d, r, PaxosConfig())
-    )
+    c = Cluster(["a", "b", "c"], maker=lambda nid, m, d, r: cls(nid, m, d, r, PaxosConfig()))
     full = [_e(1, B1, b"v1"), _e(2, B1, b"v2"), _e(3, B1, b"v3")]
     c.set_disk("a", accepted_disk(B1, B1, full, commit=1))
     c.set_disk("b", accepted_disk(B1, B1, full, commit=1))
@@ -67,9 +65,7 @@ def test_holes_beyond_the_highest_ballot_log_are_filled_with_noops() -> None:
     # b led ballot B2: it re-proposed slot 1 and proposed w2, then died with it.
     c.set_disk("b", accepted_disk(B2, B2, [_e(1, B1, b"v1"), _e(2, B2, b"w2")]))
     # d still holds what a proposed in B1 beyond slot 1 (never chosen: B2 won).
-    c.set_disk(
-        "d", accepted_disk(B1, B1, [_e(i, B1, b"v%d" % i) for i in range(1, 5)])
-    )
+    c.set_disk("d", accepted_disk(B1, B1, [_e(i, B1, b"v%d" % i) for i in range(1, 5)]))
     c.set_disk("c", accepted_disk(B2, B1, [_e(1, B1, b"v1")]))
     for nid in "bcd":
         c.start(nid)
@@ -106,6 +102,6 @@ def test_restart_re_delivers_chosen_entries_after_the_snapshot() -> None:
     eng = c.engines[follower]
     assert eng.log.applied == snap_at
     c.tick(2)
-    assert [e.index for e in c.applied[follower]][0] == snap_at + 1
+    assert c.applied[follower][0].index == snap_at + 1
     assert c.commands(follower) == [b"%d" % i for i in range(10)]
     assert eng.promised == c.engines[leader].ballot  # the promise survived the crash

@@ -37,8 +37,9 @@ def round_of(ballot: int) -> int:
 
 def next_ballot(above: int, node_id: str) -> int:
     """The smallest ballot of `node_id` strictly greater than `above`."""
-    mine = make_ballot(round_of(above), node_id)
-    return mine if mine > above else make_ballot(round_of(above) + 1, node_id)
+    round_ = max(round_of(above), 1)  # round 0 is reserved for "none"
+    mine = make_ballot(round_, node_id)
+    return mine if mine > above else make_ballot(round_ + 1, node_id)
 
 
 def check_ranks(nodes: Iterable[str]) -> None:
