@@ -412,3 +412,28 @@ def test_lock_keeps_its_lease_alive_and_releases_on_exit() -> None:
     assert kept >= 2
     assert [_query(r) for r in released] == [{"lease": "77"}]
     assert released[0].seq[0] == c.client_id
+
+
+def test_a_watch_that_ran_longer_than_the_retry_deadline_still_resumes() -> None:
+    """The retry budget starts when a working stream drops, not when it opened."""
+    opened = 0
+
+    def script(req: Request) -> Any:
+        nonlocal opened
+        if req.path == "/v1/status":
+            return status_of("n1")
+        opened += 1
+        if opened == 1:  # runs for ~0.6 s, longer than the whole retry deadline
+            lines = [{"type": "progress", "revision": r} for r in range(1, 4)]
+            return Stream(
+                [*lines, {"type": "put", "key": "k", "value": "YQ==", "revision": 4}], 0.2
+            )
+        if opened == 2:
+            return Reply(503, {"error": "unavailable", "message": "electing"})
+        return Stream([{"type": "put", "key": "k", "value": "Yg==", "revision": 5}], hold=5)
+
+    short = RetryPolicy(attempts=3, deadline=0.3, base_delay=0.01, max_delay=0.02)
+    with serving(script) as [srv], Client(srv.url, retry=short) as c:
+        with c.watch("k", start_revision=1) as w:
+            assert [e.revision for e in (next(w), next(w))] == [4, 5]
+        assert w.reconnects == 1

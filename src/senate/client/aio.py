@@ -354,6 +354,7 @@ class AsyncWatch:
         while True:
             url = self.client.endpoints.current
             session = self.client.http_session()
+            delivered = False
             try:
                 async with session.get(url + self.cursor.target(), timeout=limit) as resp:
                     if resp.status == 503:
@@ -362,13 +363,11 @@ class AsyncWatch:
                         raise error_for(_reply(resp, await resp.read()))
                     self.reconnects += opened > 0
                     opened += 1
-                    fresh = True
                     while True:
                         line = await resp.content.readline()
                         if not line:
                             break  # the server ended the stream: resume elsewhere
-                        if fresh:
-                            retrier, fresh = self._retrier(), False
+                        delivered = True
                         event = self.cursor.feed(line)
                         if event is not None:
                             yield event
@@ -383,6 +382,9 @@ class AsyncWatch:
             except (aiohttp.ClientError, TimeoutError, OSError):
                 pass  # dropped or idle: resume from the cursor
             self.client.endpoints.failed(url)
+            if delivered:  # this connection worked: a fresh budget from now on
+                retrier = self._retrier()
+            await asyncio.sleep(retrier.failed(Outcome.UNKNOWN, f"{url}: the watch stream ended"))
 
 
 class AsyncKeepAlive:

@@ -98,14 +98,13 @@ class Watch:
                 continue
             self.reconnects += opened > 0
             opened += 1
-            fresh = True
+            delivered = False
             try:
                 while True:
                     line = resp.readline()
                     if not line:
                         break  # the server ended the stream: resume elsewhere
-                    if fresh:  # this connection works: a new budget for the next drop
-                        retrier, fresh = self._retrier(), False
+                    delivered = True
                     event = self.cursor.feed(line)
                     if event is not None:
                         yield event
@@ -113,8 +112,12 @@ class Watch:
                 pass  # dropped, idle or closed: resume from the cursor
             finally:
                 self._drop()
-            if not self._closed.is_set():
-                self.client.endpoints.failed(url)
+            if self._closed.is_set():
+                return
+            self.client.endpoints.failed(url)
+            if delivered:  # this connection worked: a fresh budget from now on
+                retrier = self._retrier()
+            self._sleep(retrier.failed(Outcome.UNKNOWN, f"{url}: the watch stream ended"))
 
     def _retrier(self) -> Retrier:
         return Retrier(calls.Kind.READ, self.client.retry, len(self.client.endpoints.urls))
