@@ -35,7 +35,7 @@ from senate.client import (
     parse_endpoints,
 )
 from senate.client.calls import Kind
-from senate.client.retry import Outcome, Retrier, Sessions
+from senate.client.retry import Endpoints, Outcome, Retrier, Sessions
 from senate.errors import SenateError
 
 FAST = RetryPolicy(attempts=6, deadline=5.0, base_delay=0.01, max_delay=0.02)
@@ -437,3 +437,19 @@ def test_a_watch_that_ran_longer_than_the_retry_deadline_still_resumes() -> None
         with c.watch("k", start_revision=1) as w:
             assert [e.revision for e in (next(w), next(w))] == [4, 5]
         assert w.reconnects == 1
+
+
+def test_endpoints_prefer_the_leader_or_the_one_peers_name() -> None:
+    e = Endpoints(["a", "b", "c"])
+    assert e.stale and e.current == "a"
+    e.choose_leader([("a", None), ("b", {"id": "n2", "role": "follower", "leader": "n9"})])
+    assert (e.current, e.stale) == ("a", False)  # no leader in sight: keep, ask later
+    e.failed("a")
+    assert (e.current, e.stale) == ("b", True)
+    follower = {"id": "n1", "role": "follower", "leader": "n3"}
+    e.choose_leader([("a", follower), ("b", None), ("c", {"id": "n3", "role": "candidate"})])
+    assert (e.current, e.stale) == ("c", False)  # named by a peer
+    e.choose_leader([("a", None), ("b", {"id": "n2", "role": "leader", "leader": "n2"})])
+    assert e.current == "b"
+    e.choose_leader([("a", None), ("b", None), ("c", None)])
+    assert e.current == "b"

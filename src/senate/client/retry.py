@@ -28,9 +28,10 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from senate.client.calls import Kind
 from senate.client.errors import BadRequest, ClientError, OutcomeUnknown, Unavailable
@@ -118,10 +119,11 @@ class Endpoints:
                 self._current = (self._current + 1) % len(self.urls)
             self.stale = True
 
-    def choose_leader(self, answers: Sequence[tuple[str, dict[str, object] | None]]) -> None:
+    def choose_leader(self, answers: Sequence[tuple[str, Mapping[str, Any] | None]]) -> None:
         """Prefer the endpoint that says it leads, else the one its peers name;
-        with no leader in sight keep the current one. `answers` pairs each URL
-        with its status (None: no answer)."""
+        with no leader in sight keep the current one (any node forwards to the
+        leader), and ask again only after the next failure if some node answered.
+        `answers` pairs each URL with its status (None: no answer)."""
         by_id = {a.get("id"): url for url, a in answers if a is not None}
         for url, a in answers:
             if a is not None and a.get("role") == "leader":
@@ -132,6 +134,8 @@ class Endpoints:
             if leader is not None and leader in by_id:
                 self.prefer(by_id[leader])
                 return
+        if by_id:
+            self.stale = False
 
 
 class Retrier:
