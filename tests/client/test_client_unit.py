@@ -99,7 +99,7 @@ def test_503_fails_over_to_another_endpoint_with_the_same_seq() -> None:
 
     with serving(refusing, serving_ok) as [a, b], Client([a.url, b.url], retry=FAST) as c:
         result = c.delete("gone")
-        assert (result.revision, result.deleted) == (3, True)
+        assert (result.revision, result.deleted) == tuple(result) == (3, True)
         tried = a.of("DELETE", "/v1/kv/") + b.of("DELETE", "/v1/kv/")
     assert [r.seq[1] for r in tried] == ["1", "1"]
     assert tried[0].seq == tried[1].seq

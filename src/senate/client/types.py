@@ -5,6 +5,7 @@ All frozen: a caller may keep and share them. Values are bytes; keys are str.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,8 +64,14 @@ class Member:
 
 @dataclass(slots=True, frozen=True)
 class DeleteResult:
+    """The store's revision after the delete and whether a key was there to delete;
+    unpacks as a pair: `revision, deleted = client.delete(key)`."""
+
     revision: int
     deleted: bool
+
+    def __iter__(self) -> Iterator[int | bool]:
+        return iter((self.revision, self.deleted))
 
 
 __all__ = ["DeleteResult", "Event", "KeyValue", "Lease", "LockGrant", "Member"]
