@@ -5,8 +5,11 @@ state it merges is appended, in application order, as one WAL record (senate.sto
 WAL: CRC per record, torn-tail recovery). A committer task takes everything appended
 since its last round, writes it with one write() and one fdatasync in a worker thread,
 then marks it durable: so concurrent clients share one fsync (group commit), and the
-event loop keeps serving while the disk works. Replies wait on `when_durable` (the
-RESP server holds them), so acknowledged means durable.
+event loop keeps serving while the disk works. (When fsyncs take under INLINE_SYNC, as
+on tmpfs, they run on the loop itself: the thread handoff would cost more.) Before a
+round, the committer lingers up to half the last fsync's time while writers answered
+by the previous round come back, so a slow disk serves them all with one fsync.
+Replies wait on `when_durable` (the RESP server holds them): acknowledged means durable.
 
 Snapshots: `snapshot(state)` stores the encoded keyspace with write_atomic (temp file,
 fsync, rename, directory fsync), naming the WAL segment from which replay must start;
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +53,7 @@ SEGMENT_BYTES = 16 << 20
 LINGER_STEP = 0.0002  # seconds: group commit polls for more records this often,
 LINGER_QUIET = 0.001  # gives up after this long without a new one,
 LINGER_MAX = 0.004  # and never waits longer than this
+INLINE_SYNC = 0.0002  # an fsync faster than this runs on the event loop, not in a thread
 
 
 class DurableLog:
@@ -166,14 +171,16 @@ class DurableLog:
             vv = self._cut_state()
             snap = self._snapshot
             self._snapshot = None
-            began = loop.time()
             try:
-                await loop.run_in_executor(self._pool, self._write, batch, snap)
+                if snap is None and self._last_sync < INLINE_SYNC:
+                    # A fast disk: a thread handoff would cost more than the fsync itself.
+                    self._write(batch, None)
+                else:
+                    await loop.run_in_executor(self._pool, self._write, batch, snap)
             except (StorageError, OSError) as exc:
                 self._fail(f"{type(exc).__name__}: {exc}")
                 return
             self.fsyncs += 1
-            self._last_sync = loop.time() - began
             self._durable = position
             for pos in [p for p in self._waiters if p <= position]:
                 fut = self._waiters.pop(pos)
@@ -204,8 +211,10 @@ class DurableLog:
         wal = self._wal
         assert wal is not None
         if batch:
+            began = time.perf_counter()
             wal.append(batch)
             wal.sync()
+            self._last_sync = time.perf_counter() - began
         if snap is not None:
             # Every record the snapshot covers was appended before this batch ended, so
             # replay can start at the segment now active; older segments can go.
