@@ -372,6 +372,54 @@ def profile_pass(
         yield f"profiled {op}s at {clients} clients ({cell.rate:.0f}/s under py-spy): {path}{note}"
 
 
+# Leaf-most matching frame wins; native frames (py-spy --native) first, so GC and
+# syscalls are counted as such rather than as the Python code that triggered them.
+PROFILE_CATEGORIES: list[tuple[str, str]] = [
+    ("gc", r"gc_collect"),
+    ("syscalls (socket I/O)", r"^(writev|write|read|recv|send|sendmsg|recvmsg|readv) \(libc"),
+    ("fsync", r"fdatasync|os\.fsync|WAL\.sync"),
+    ("idle (epoll wait)", r"epoll_pwait|epoll_wait|select \(selectors"),
+    ("idle (WAL thread waiting for work)", r"^_worker \(concurrent/futures/thread\.py:81\)"),
+    ("uvloop run loop (idle, or C-level I/O)", r"^Runner\.run \(asyncio/runners\.py"),
+    ("HTTP (aiohttp)", r"aiohttp/|_multidict|multidict/|yarl/"),
+    ("API handlers", r"senate/api/"),
+    ("Raft core", r"senate/raft/"),
+    ("msgpack + framing", r"senate/wire/|msgpack|_cmsgpack"),
+    ("peer transport", r"senate/runtime/transport\.py"),
+    ("KV apply", r"senate/kv/"),
+    ("storage (WAL encode)", r"senate/storage/"),
+    ("node (propose/forward/read)", r"senate/runtime/(node|forward|lanes)\.py"),
+    ("driver (Ready loop)", r"senate/runtime/driver\.py"),
+    ("asyncio machinery", r"asyncio/|concurrent/futures"),
+]
+
+
+def summarize_profile(path: Path) -> str:
+    """Share of samples per category and thread in a py-spy `-f raw --threads` file."""
+    import re
+    from collections import Counter, defaultdict
+
+    pats = [(name, re.compile(pat)) for name, pat in PROFILE_CATEGORIES]
+    per: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        thread = frames[0].split(": ")[-1]
+        cat = "other"
+        for frame in reversed(frames[1:]):
+            hit = next((name for name, pat in pats if pat.search(frame)), None)
+            if hit is not None:
+                cat = hit
+                break
+        per[thread][cat] += int(count)
+    out = [f"{path.name}:"]
+    for thread, cats in per.items():
+        total = sum(cats.values())
+        out.append(f"  thread {thread} ({total} samples)")
+        out += [f"    {100 * n / total:5.1f}%  {name}" for name, n in cats.most_common()]
+    return "\n".join(out)
+
+
 def fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -439,7 +487,18 @@ def main(argv: list[str] | None = None) -> int:
         "'import gc; gc.set_threshold(100000, 50, 100)'); the README table uses none",
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    ap.add_argument(
+        "--summarize-profile",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="only print the category breakdown of py-spy raw files, then exit",
+    )
     args = ap.parse_args(argv)
+    if args.summarize_profile:
+        for path in args.summarize_profile:
+            print(summarize_profile(path))
+        return 0
     if shutil.which("wrk") is None:
         print("cluster_bench: wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
