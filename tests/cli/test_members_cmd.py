@@ -1,13 +1,23 @@
-"""`senate members` as a user runs it: bad usage exits 2 with one line, before any
-request is made (the endpoints here refuse connections, so a request would exit 1),
-and an unreachable cluster exits 1 with one line."""
+"""`senate members` as a user runs it: `list` against a real 3-node cluster (table
+and JSON); bad usage exits 2 with one line before any request is made (the
+endpoints there refuse connections, so a request would exit 1); an unreachable
+cluster exits 1 with one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
+
+from client_cluster import endpoints, session_cluster
+from senate_harness import wait_for
 
 SENATE = [sys.executable, "-c", "from senate.cli.main import main; main()"]
 
@@ -19,8 +29,8 @@ def _refusing_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def members(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SENATE_ENDPOINTS": _refusing_url()}
+def members(*args: str, urls: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENATE_ENDPOINTS": urls or _refusing_url()}
     result = subprocess.run(
         [*SENATE, "members", *args], capture_output=True, text=True, env=env, timeout=60
     )
@@ -44,3 +54,23 @@ def test_an_unreachable_cluster_exits_1_with_one_line() -> None:
     assert down.returncode == 1
     assert down.stderr.startswith("senate: no endpoint could serve the request")
     assert len(down.stderr.splitlines()) == 1
+
+
+def test_list_shows_every_member(tmp_path_factory: pytest.TempPathFactory) -> None:
+    cluster = session_cluster(tmp_path_factory.getbasetemp() / "senate-shared")
+    urls = ",".join(endpoints(cluster))
+
+    def listed() -> list[dict[str, object]] | None:
+        result = members("list", "--json", urls=urls)
+        assert result.returncode == 0, result.stderr
+        docs: list[dict[str, object]] = json.loads(result.stdout)
+        return docs if all(d["http"] for d in docs) else None  # addresses spread in ~2 s
+
+    docs = wait_for("every member's http address", listed, 15, every=0.5)
+    assert [(d["id"], d["voter"]) for d in docs] == [("n1", True), ("n2", True), ("n3", True)]
+    table = members("list", urls=urls)
+    assert table.returncode == 0
+    for node in cluster.nodes.values():
+        assert node.node_id in table.stdout
+        assert f"127.0.0.1:{node.http_port}" in table.stdout
+    assert "voter" in table.stdout

@@ -100,8 +100,26 @@ def test_async_client_basics(shared_cluster: Cluster) -> None:
             assert await c.get("aio/0") is None
             status = await c.status()
             assert status["role"] == "leader"  # the client found the leader
+            members = await c.members()
+            assert sorted(m.id for m in members) == ["n1", "n2", "n3"]
 
     asyncio.run(main())
+
+
+def test_members_list_every_node_with_its_addresses(shared_cluster: Cluster) -> None:
+    with Client(endpoints(shared_cluster)) as c:
+        # Nodes learn each other's HTTP address within a few seconds of starting.
+        members = wait_for(
+            "every member's http address",
+            lambda: (ms := c.members()) and all(m.http for m in ms) and ms,
+            10,
+        )
+    assert sorted(m.id for m in members) == ["n1", "n2", "n3"]
+    assert all(m.voter for m in members)
+    assert {f"http://{m.http}" for m in members} == set(endpoints(shared_cluster))
+    assert {m.peer for m in members} == {
+        f"127.0.0.1:{n.peer_port}" for n in shared_cluster.nodes.values()
+    }
 
 
 def test_a_write_whose_answer_was_lost_is_retried_and_applies_once(

@@ -453,3 +453,6 @@ def test_endpoints_prefer_the_leader_or_the_one_peers_name() -> None:
     assert e.current == "b"
     e.choose_leader([("a", None), ("b", None), ("c", None)])
     assert e.current == "b"
+    e = Endpoints(["http://h:1", "http://h:2"])
+    e.choose_leader([("http://h:1", {"id": "n1", "role": "follower", "leader_http": "h:2"})])
+    assert e.current == "http://h:2"  # named by its address

@@ -134,6 +134,11 @@ class Endpoints:
             if leader is not None and leader in by_id:
                 self.prefer(by_id[leader])
                 return
+            # A follower also names the leader's HTTP address (host:port).
+            leader_http = a.get("leader_http") if a is not None else None
+            if isinstance(leader_http, str) and f"http://{leader_http}" in self.urls:
+                self.prefer(f"http://{leader_http}")
+                return
         if by_id:
             self.stale = False
 
