@@ -37,6 +37,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from senate.benchtool.driver import BenchConfig, prefill
+from senate.benchtool.profile import summarize_profile
 
 HOST = "127.0.0.1"
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
@@ -224,6 +226,40 @@ class Cell:
     cpu_us_per_op: float | None = None  # user+sys CPU of all 3 nodes / successful ops
     leader_cpu_us_per_op: float | None = None
     entries_per_fsync: float | None = None  # Senate leader: synced entries / fsyncs
+    run_rates: list[float] = field(default_factory=list)  # each repeat's ops/s
+    hist: dict[int, int] = field(default_factory=dict, repr=False)  # raw latency buckets
+
+
+def combine(runs: list[Cell]) -> Cell:
+    """One cell from repeats: median ops/s and CPU, percentiles over every sample."""
+    first = runs[0]
+    out = Cell(first.system, first.op, first.clients)
+    for r in runs:
+        out.ok += r.ok
+        out.bad += r.bad
+        out.socket_errors += r.socket_errors
+        for b, n in r.hist.items():
+            out.hist[b] = out.hist.get(b, 0) + n
+    out.run_rates = [r.rate for r in runs]
+    out.rate = statistics.median(out.run_rates)
+    out.p50_ms = percentile_ms(out.hist, 50)
+    out.p99_ms = percentile_ms(out.hist, 99)
+    out.wrk_p99_ms = max((r.wrk_p99_ms or 0.0) for r in runs)
+    loads = [r.load for r in runs]
+    out.load = (
+        sum(x[0] for x in loads) / len(loads),
+        sum(x[1] for x in loads) / len(loads),
+        sum(x[2] for x in loads) / len(loads),
+    )
+
+    def med(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return statistics.median(known) if known else None
+
+    out.cpu_us_per_op = med([r.cpu_us_per_op for r in runs])
+    out.leader_cpu_us_per_op = med([r.leader_cpu_us_per_op for r in runs])
+    out.entries_per_fsync = med([r.entries_per_fsync for r in runs])
+    return out
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -284,9 +320,11 @@ def parse_wrk(out: str) -> tuple[dict[str, int], dict[int, int]]:
     return fields, hist
 
 
-def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int) -> Cell:
+def run_cell(
+    cluster: Cluster, op: str, clients: int, duration: float, keys: int, leader_only: bool = False
+) -> Cell:
     script = WRK_DIR / f"{cluster.name}_{'put' if op == 'write' else 'get'}.lua"
-    urls = cluster.ordered()
+    urls = cluster.ordered()[:1] if leader_only else cluster.ordered()
     lead = cluster.leader()
     cpu0 = [cpu_seconds(p) for p in cluster.pids]
     sync0 = senate_sync_stats(urls[0]) if cluster.name == "senate" else (0, 0)
@@ -326,6 +364,7 @@ def run_cell(cluster: Cluster, op: str, clients: int, duration: float, keys: int
         wrk_p99 = max(wrk_p99, fields["wrk_p99_us"])
         for b, n in hist.items():
             merged[b] = merged.get(b, 0) + n
+    cell.hist = merged
     cell.p50_ms = percentile_ms(merged, 50)
     cell.p99_ms = percentile_ms(merged, 99)
     cell.wrk_p99_ms = wrk_p99 / 1000.0
@@ -372,62 +411,23 @@ def profile_pass(
         yield f"profiled {op}s at {clients} clients ({cell.rate:.0f}/s under py-spy): {path}{note}"
 
 
-# Leaf-most matching frame wins; native frames (py-spy --native) first, so GC and
-# syscalls are counted as such rather than as the Python code that triggered them.
-PROFILE_CATEGORIES: list[tuple[str, str]] = [
-    ("gc", r"gc_collect"),
-    ("syscalls (socket I/O)", r"^(writev|write|read|recv|send|sendmsg|recvmsg|readv) \(libc"),
-    ("fsync", r"fdatasync|os\.fsync|WAL\.sync"),
-    ("idle (epoll wait)", r"epoll_pwait|epoll_wait|select \(selectors"),
-    ("idle (WAL thread waiting for work)", r"^_worker \(concurrent/futures/thread\.py:81\)"),
-    ("uvloop run loop (idle, or C-level I/O)", r"^Runner\.run \(asyncio/runners\.py"),
-    ("HTTP (aiohttp)", r"aiohttp/|_multidict|multidict/|yarl/"),
-    ("API handlers", r"senate/api/"),
-    ("Raft core", r"senate/raft/"),
-    ("msgpack + framing", r"senate/wire/|msgpack|_cmsgpack"),
-    ("peer transport", r"senate/runtime/transport\.py"),
-    ("KV apply", r"senate/kv/"),
-    ("storage (WAL encode)", r"senate/storage/"),
-    ("node (propose/forward/read)", r"senate/runtime/(node|forward|lanes)\.py"),
-    ("driver (Ready loop)", r"senate/runtime/driver\.py"),
-    ("asyncio machinery", r"asyncio/|concurrent/futures"),
-]
-
-
-def summarize_profile(path: Path) -> str:
-    """Share of samples per category and thread in a py-spy `-f raw --threads` file."""
-    import re
-    from collections import Counter, defaultdict
-
-    pats = [(name, re.compile(pat)) for name, pat in PROFILE_CATEGORIES]
-    per: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        thread = frames[0].split(": ")[-1]
-        cat = "other"
-        for frame in reversed(frames[1:]):
-            hit = next((name for name, pat in pats if pat.search(frame)), None)
-            if hit is not None:
-                cat = hit
-                break
-        per[thread][cat] += int(count)
-    out = [f"{path.name}:"]
-    for thread, cats in per.items():
-        total = sum(cats.values())
-        out.append(f"  thread {thread} ({total} samples)")
-        out += [f"    {100 * n / total:5.1f}%  {name}" for name, n in cats.most_common()]
-    return "\n".join(out)
-
-
 def fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
+
+
+def _rate(c: Cell | None) -> str:
+    if c is None:
+        return "-"
+    if len(c.run_rates) > 1:
+        return f"{c.rate:,.0f} ({min(c.run_rates):,.0f}-{max(c.run_rates):,.0f})"
+    return f"{c.rate:,.0f}"
 
 
 def report(cells: list[Cell]) -> str:
     by = {(c.system, c.op, c.clients): c for c in cells}
     lines = [
-        "| cell | Senate ops/s | Senate p50 / p99 ms | etcd ops/s | etcd p50 / p99 ms "
+        "| cell | Senate ops/s, median (range) | Senate p50 / p99 ms "
+        "| etcd ops/s, median (range) | etcd p50 / p99 ms "
         "| Senate / etcd ops | Senate / etcd p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -438,9 +438,9 @@ def report(cells: list[Cell]) -> str:
         p99r = fmt(s.p99_ms / e.p99_ms, ".2f") + "x" if s and e and s.p99_ms and e.p99_ms else "-"
         lines.append(
             f"| {op}s, {n} client{'s' if n > 1 else ''} "
-            f"| {fmt(s.rate if s else None, ',.0f')} "
+            f"| {_rate(s)} "
             f"| {fmt(s.p50_ms if s else None)} / {fmt(s.p99_ms if s else None)} "
-            f"| {fmt(e.rate if e else None, ',.0f')} "
+            f"| {_rate(e)} "
             f"| {fmt(e.p50_ms if e else None)} / {fmt(e.p99_ms if e else None)} "
             f"| {ratio} | {p99r} |"
         )
@@ -486,6 +486,14 @@ def main(argv: list[str] | None = None) -> int:
         help="Python run in each Senate node before it starts (experiments only, e.g. "
         "'import gc; gc.set_threshold(100000, 50, 100)'); the README table uses none",
     )
+    ap.add_argument(
+        "--leader-only",
+        action="store_true",
+        help="every connection to the leader (no forwarding); the README table splits them",
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs per cell (interleaved); median ops/s"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     ap.add_argument(
         "--summarize-profile",
@@ -527,9 +535,12 @@ def main(argv: list[str] | None = None) -> int:
                     got = asyncio.run(prefill(cfg))
                     print(f"prefilled {got}/{args.keys} keys on {c.name}")
                 prefilled = True
-            for c in systems:
-                cell = run_cell(c, op, n, args.duration, args.keys)
-                cells.append(cell)
+            runs: dict[str, list[Cell]] = {c.name: [] for c in systems}
+            for rep in range(args.repeat):
+                # Alternate who goes first, so a load trend does not favour one system.
+                for c in systems if rep % 2 == 0 else systems[::-1]:
+                    cell = run_cell(c, op, n, args.duration, args.keys, args.leader_only)
+                    runs[c.name].append(cell)
                 print(
                     f"{c.name:6s} {op}s {n:3d} clients: {cell.rate:8.0f}/s  "
                     f"p50 {fmt(cell.p50_ms)} ms  p99 {fmt(cell.p99_ms)} ms  "
@@ -544,6 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     flush=True,
                 )
+            cells += [combine(r) for r in runs.values()]
         print()
         print(report(cells))
         print()
@@ -554,7 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         load1 = os.getloadavg()
         print(f"load average at the end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
         if args.json is not None:
-            args.json.write_text(json.dumps([dataclasses.asdict(c) for c in cells], indent=1))
+            rows = [{k: v for k, v in dataclasses.asdict(c).items() if k != "hist"} for c in cells]
+            args.json.write_text(json.dumps(rows, indent=1))
         if args.profile_dir is not None:
             senate = next((c for c in systems if c.name == "senate"), None)
             if senate is not None:
