@@ -7,7 +7,12 @@ from raft_harness import Cluster
 
 from senate.consensus.types import ConfChange, ConfChangeOp, Membership, Role
 from senate.errors import ConfigChangeInProgress, NotLeader, ProposalDropped
-from senate.raft.errors import InvalidConfChange, InvalidTransferTarget, LearnerNotCaughtUp
+from senate.raft.errors import (
+    EngineMisuse,
+    InvalidConfChange,
+    InvalidTransferTarget,
+    LearnerNotCaughtUp,
+)
 from senate.raft.messages import MessageType
 
 ADD, PROMOTE, REMOVE = ConfChangeOp.ADD_LEARNER, ConfChangeOp.PROMOTE, ConfChangeOp.REMOVE
@@ -165,3 +170,21 @@ def test_leadership_transfer_aborts_after_an_election_timeout() -> None:
     c.tick(10, nodes=[leader])
     assert c.engines[leader].role == Role.LEADER
     c.propose(leader, b"x")  # accepted again
+
+
+def test_snapshot_meta_is_what_compact_keeps_not_a_later_change() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    applied = lead.log.applied
+    c.cut |= {(leader, n) for n in "abc" if n != leader}
+    lead.propose_membership(ConfChange(ADD, "d"))  # appended, never committed
+    c.stabilize()
+    assert lead.membership.learners == {"d"}
+    term, membership = lead.snapshot_meta(applied)
+    assert membership == Membership(frozenset("abc"))  # not the uncommitted change
+    assert term == lead.log.term(applied)
+    lead.compact(applied, b"state")
+    assert lead.snapshot is not None
+    assert (lead.snapshot.term, lead.snapshot.membership) == (term, membership)
+    with pytest.raises(EngineMisuse):
+        lead.snapshot_meta(lead.log.last_index + 1)

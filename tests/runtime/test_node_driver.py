@@ -14,7 +14,7 @@ import time
 
 from senate.consensus.types import DurableState, Entry, HardState, Membership, Role, Snapshot
 from senate.kv import KVStore, Put, Request, Result, encode_request
-from senate.raft import MessageType, RaftMessage, raft_factory
+from senate.raft import MessageType, Raft, RaftMessage, raft_factory
 from senate.runtime.driver import Driver
 from senate.storage import MemoryLogStore
 
@@ -194,3 +194,24 @@ def test_a_snapshot_from_the_leader_completes_the_writes_it_covers() -> None:
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
+
+
+def test_the_stored_snapshot_is_the_one_the_engine_keeps() -> None:
+    async def main() -> tuple[MemoryLogStore, Snapshot | None]:
+        store = MemoryLogStore()
+        driver = _driver(store, snapshot_every=10)
+        task = asyncio.create_task(driver.run())
+        await _lead(driver)
+        await _write_all(driver, 12)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        engine = driver.engine
+        assert isinstance(engine, Raft)
+        return store, engine.snapshot
+
+    store, kept = asyncio.run(main())
+    saved = store.load().snapshot
+    assert saved is not None and kept is not None
+    assert (saved.index, saved.term, saved.membership) == (kept.index, kept.term, kept.membership)
+    assert saved.data == kept.data

@@ -152,15 +152,26 @@ class Raft(RaftLeader):
         else:
             self.send_append(target)
 
+    def snapshot_meta(self, index: int) -> tuple[int, Membership]:
+        """(term, membership) of a snapshot at applied `index`: exactly what compact()
+        will keep, so a driver can persist the very Snapshot the engine serves.
+
+        The membership is the one in force at `index` (later, possibly uncommitted
+        changes are not in it). Raises EngineMisuse for an index beyond the applied
+        one or no longer in the log.
+        """
+        if index > self.log.applied:
+            raise EngineMisuse(f"snapshot at {index} beyond the applied index {self.log.applied}")
+        term = self.log.term(index)
+        if term is None:
+            raise EngineMisuse(f"snapshot at {index}: no such entry")
+        return term, self.conf.at(index)
+
     def compact(self, index: int, data: bytes) -> None:
         if index <= self.log.offset:
             return
-        if index > self.log.applied:
-            raise EngineMisuse(f"compact({index}) beyond the applied index {self.log.applied}")
-        term = self.log.term(index)
-        if term is None:
-            raise EngineMisuse(f"compact({index}): no such entry")
-        self.snapshot = Snapshot(index, term, self.conf.at(index), data)
+        term, membership = self.snapshot_meta(index)
+        self.snapshot = Snapshot(index, term, membership, data)
         self.log.compact(index)
         self.conf.compact(index)
 

@@ -31,11 +31,12 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import msgpack
 
 from senate.consensus.engine import Engine
-from senate.consensus.types import EntryKind, Message, Ready, Snapshot
+from senate.consensus.types import EntryKind, Membership, Message, Ready, Snapshot
 from senate.kv import KVStore, Result
 from senate.storage import LogStore
 
@@ -209,7 +210,7 @@ class Driver:
     async def _take_snapshot(self) -> None:
         index = self.kv.applied_index
         data = self.kv.snapshot()
-        snap = Snapshot(index, self.applied_term, self.engine.status().membership, data)
+        snap = Snapshot(index, *self._snapshot_meta(index), data)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._pool, self.store.save_snapshot, snap)
         self.engine.compact(index, data)
@@ -217,6 +218,21 @@ class Driver:
         self.snap_index = index
         self.stats.snapshots += 1
         logger.info("snapshot at index %d (%d bytes); log compacted", index, len(data))
+
+    def _snapshot_meta(self, index: int) -> tuple[int, Membership]:
+        # The engine's own (term, membership) at `index`, so the stored snapshot is
+        # the one the engine keeps: status().membership may hold later changes that
+        # are not even committed yet, and a truncated one would live on in the file.
+        if isinstance(self.engine, SnapshotMeta):
+            return self.engine.snapshot_meta(index)
+        return self.applied_term, self.engine.status().membership
+
+
+@runtime_checkable
+class SnapshotMeta(Protocol):
+    """An engine that says what snapshot it keeps at an index (Raft does)."""
+
+    def snapshot_meta(self, index: int) -> tuple[int, Membership]: ...
 
 
 def _write_key(data: bytes) -> WriteKey | None:
