@@ -17,6 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
+from cli_inprocess import run_main
 from client_cluster import endpoints, session_cluster
 from senate_harness import Cluster
 
@@ -131,15 +132,20 @@ def test_watch_prints_events_and_ctrl_c_exits_0(urls: str) -> None:
     assert watch.stderr is not None and "Traceback" not in watch.stderr.read()
 
 
-def test_bad_usage_exits_2(urls: str) -> None:
-    assert senate(urls, "kv", "put", "only-a-key").returncode == 2
-    assert senate(urls, "kv", "watch").returncode == 2  # neither KEY nor --prefix
-    assert senate(urls, "kv", "watch", "k", "--prefix", "p").returncode == 2
-    assert senate(urls, "kv", "put", "k", "v", "--prev-revision", "-1").returncode == 2
-    wrong = senate(urls, "kv", "get", "k", "--endpoints", "https://127.0.0.1:1")
+def test_bad_usage_exits_2(
+    urls: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENATE_ENDPOINTS", urls)
+    assert run_main(capsys, "kv", "put", "only-a-key").returncode == 2
+    assert run_main(capsys, "kv", "watch").returncode == 2  # neither KEY nor --prefix
+    assert run_main(capsys, "kv", "watch", "k", "--prefix", "p").returncode == 2
+    assert run_main(capsys, "kv", "put", "k", "v", "--prev-revision", "-1").returncode == 2
+    assert run_main(capsys, "kv", "nosuch").returncode == 2
+    wrong = run_main(capsys, "kv", "get", "k", "--endpoints", "https://127.0.0.1:1")
     assert wrong.returncode == 2 and "--endpoints" in wrong.stderr
-    empty_key = senate(urls, "kv", "put", "", "v")
+    empty_key = run_main(capsys, "kv", "put", "", "v")
     assert empty_key.returncode == 2 and len(empty_key.stderr.splitlines()) == 1
+    assert run_main(capsys, "kv", "txn", "/nonexistent/txn.json").returncode == 2
 
 
 def test_endpoints_flag_overrides_the_environment(urls: str) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
+from cli_inprocess import run_main
 from client_cluster import endpoints, session_cluster
 from senate_harness import Cluster
 
@@ -106,7 +107,8 @@ def test_an_interrupt_reaches_the_command_and_the_lock_is_released(env: dict[str
     assert after.returncode == 0 and _token(after.stdout) > token
 
 
-def test_bad_usage_exits_2(env: dict[str, str]) -> None:
-    assert lock(env, "x").returncode == 2  # neither a command nor --hold
-    assert lock(env, "x", "--hold", "--", "true").returncode == 2
-    assert lock(env, "x", "--ttl", "0", "--", "true").returncode == 2
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(capsys, "lock", "x").returncode == 2  # neither a command nor --hold
+    assert run_main(capsys, "lock", "x", "--hold", "--", "true").returncode == 2
+    assert run_main(capsys, "lock", "x", "--ttl", "0", "--", "true").returncode == 2
+    assert run_main(capsys, "lock", "x", "--wait", "-1", "--hold").returncode == 2

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
+from cli_inprocess import Ran, run_main
 from client_cluster import endpoints, session_cluster
 from senate_harness import wait_for
 
@@ -38,15 +39,24 @@ def members(*args: str, urls: str | None = None) -> subprocess.CompletedProcess[
     return result
 
 
-def test_bad_addresses_and_missing_flags_exit_2() -> None:
-    bad_peer = members("add", "n4", "--peer", "nohost", "--http", "127.0.0.1:8104")
+def test_bad_addresses_and_missing_flags_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENATE_ENDPOINTS", _refusing_url())
+
+    def run(*args: str) -> Ran:
+        return run_main(capsys, "members", *args)
+
+    bad_peer = run("add", "n4", "--peer", "nohost", "--http", "127.0.0.1:8104")
     assert bad_peer.returncode == 2
     assert bad_peer.stderr == "senate: --peer: expected HOST:PORT, got 'nohost'\n"
-    bad_port = members("add", "n4", "--peer", "127.0.0.1:70000", "--http", "127.0.0.1:8104")
+    bad_port = run("add", "n4", "--peer", "127.0.0.1:70000", "--http", "127.0.0.1:8104")
     assert bad_port.returncode == 2 and "--peer" in bad_port.stderr
-    assert members("add", "n4", "--peer", "127.0.0.1:7104").returncode == 2  # no --http
-    assert members("remove").returncode == 2
-    assert members("frobnicate").returncode == 2
+    bad_http = run("add", "n4", "--peer", "127.0.0.1:7104", "--http", "x")
+    assert bad_http.returncode == 2 and "--http" in bad_http.stderr
+    assert run("add", "n4", "--peer", "127.0.0.1:7104").returncode == 2  # no --http
+    assert run("remove").returncode == 2
+    assert run("frobnicate").returncode == 2
 
 
 def test_an_unreachable_cluster_exits_1_with_one_line() -> None:
