@@ -19,10 +19,18 @@ Rules this file keeps (the theory of operation, in the manner of h11's _state.py
   highest accepted ballot, then the longest — per slot that *is* the value with
   the highest accepted ballot, because an acceptor's whole log was accepted in
   its accepted ballot. Slots that other promises reach beyond that log are
-  holes: filled with NOOPs. Their values were accepted only in lower ballots
-  by acceptors outside the highest-ballot log, so they were never chosen (a
-  chosen slot is inside the log of every acceptor whose accepted ballot is at
-  least the choosing one, see `accept_entries`);
+  holes: filled with NOOPs in the new ballot;
+- why adopting that one log is safe. Say slot j was chosen in ballot B by a
+  quorum QB. A phase-1 quorum for a higher ballot meets QB in some acceptor X,
+  whose accepted ballot is >= B. Let A be the highest accepted ballot among the
+  promises. If A == B, the longest log of ballot B is at least as long as X's,
+  so it holds j. If A > B, some acceptor of QB promised A only after accepting
+  j in B (after promising it would have refused B), so leader A's adopted log
+  held j (induction on ballots) at or before A's sync point, and every acceptor
+  whose accepted ballot is A holds A's log at least up to its sync point. So
+  the chosen source holds slot j with its chosen value; what other promises
+  hold beyond it was accepted in lower ballots and, by the same argument, was
+  never chosen: a NOOP may take its place;
 - Entry.term is the ballot that first proposed the value (re-proposing keeps the
   tag; NOOPs get the new ballot). So a chosen entry is the same bytes everywhere,
   tags never go down along a log, and (slot, tag) names one entry and one prefix:
