@@ -63,7 +63,9 @@ def register_history(
         if sequential:
             start = clock
         # Latency with a tail: mostly short, sometimes ten times longer.
-        duration = rng.expovariate(1.0) * (10.0 if rng.random() < 0.05 else 1.0) + 0.01
+        # (Capped, so that any Random, even one drawing extremes, gives finite times.)
+        duration = min(rng.expovariate(1.0), 20.0) * (10.0 if rng.random() < 0.05 else 1.0)
+        duration += 0.01
         f = rng.choices(_FUNCTIONS, _WEIGHTS)[0]
         key = rng.choice(key_names)
         value: object = None
@@ -87,7 +89,8 @@ def register_history(
         if f in ("write", "cas"):
             recent[key].append(counter)
         clock = end + 0.001
-        heapq.heappush(ready, (end + rng.expovariate(4.0), process))
+        # A strictly positive pause: a process's next invoke follows its completion.
+        heapq.heappush(ready, (end + 0.001 + min(rng.expovariate(4.0), 20.0), process))
     _run_register(schedule)
     return _to_events(schedule)
 

@@ -74,8 +74,8 @@ def check_events(events: Sequence[Event], *, max_steps: int = DEFAULT_MAX_STEPS)
             return _violation(key, ops, outcome, values, steps, events)
     return CheckResult(
         Verdict.LINEARIZABLE,
-        f"{len(operations)} operations on {len(per_key)} keys are linearizable "
-        f"({steps} search steps)",
+        f"{_count(len(operations), 'operation')} on {_count(len(per_key), 'key')} "
+        f"{'is' if len(operations) == 1 else 'are'} linearizable ({steps} search steps)",
         steps=steps,
     )
 
@@ -102,7 +102,7 @@ def _violation(
     optional = sum(1 for op in window_ops if op.optional)
     message = (
         f"key {key!r} is not linearizable: {stuck.op.describe()} cannot be placed; "
-        f"{context}. A window of {len(window_ops)} operations shows it"
+        f"{context}. A window of {_count(len(window_ops), 'operation')} shows it"
         + (f" ({optional} of them may or may not have taken effect)." if optional else ".")
     )
     return CheckResult(
@@ -112,3 +112,7 @@ def _violation(
         window=[events[i] for i in indexes],
         steps=steps,
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
