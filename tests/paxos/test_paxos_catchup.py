@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from paxos_harness import Cluster
 
+from senate.paxos.errors import EngineMisuse
 from senate.paxos.messages import MessageType as MT
 
 
@@ -60,3 +62,16 @@ def test_a_candidate_behind_a_compacted_log_adopts_the_snapshot_in_phase_one() -
     assert c.engines[lagger].role.value == "leader"
     c.propose(lagger, b"new")
     assert c.commands(lagger) == [b"%d" % i for i in range(20)] + [b"new"]
+
+
+def test_snapshot_meta_names_what_compact_keeps() -> None:
+    c = Cluster(["a", "b", "c"])
+    leader = c.elect_any()
+    c.propose(leader, b"x", b"y")
+    eng = c.engines[leader]
+    term, membership = eng.snapshot_meta(2)
+    assert term == eng.ballot and membership == c.membership
+    c.compact(leader)
+    assert eng.snapshot is not None and (eng.snapshot.index, eng.snapshot.term) == (2, term)
+    with pytest.raises(EngineMisuse):
+        eng.snapshot_meta(3)  # beyond the applied index

@@ -39,3 +39,9 @@ def test_paxos_seed_chunk(chunk: int) -> None:
     assert kinds >= set(FAULT_KINDS) - {"skew"}, f"faults not injected: {injected}"
     assert ok_ops > PER_CHUNK * 10
     assert leaders > PER_CHUNK  # leaders fail and new ballots take over
+
+
+def test_paxos_same_seed_same_trace() -> None:
+    runs = [run_simulation(SimConfig(seed=42, protocol="multipaxos")) for _ in range(2)]
+    assert runs[0].ok and runs[0].trace_hash == runs[1].trace_hash
+    assert runs[0].history == runs[1].history

@@ -166,15 +166,22 @@ class MultiPaxos(PaxosLeader):
         else:
             self.send_accept(target)
 
+    def snapshot_meta(self, index: int) -> tuple[int, Membership]:
+        """(ballot tag, membership) of a snapshot at applied `index`: exactly what
+        compact() keeps, so a driver can persist the very Snapshot the engine serves
+        (the membership in force at `index`, without later unchosen changes)."""
+        if index > self.log.applied:
+            raise EngineMisuse(f"snapshot at {index} beyond the applied index {self.log.applied}")
+        term = self.log.term(index)
+        if term is None:
+            raise EngineMisuse(f"snapshot at {index}: no such slot")
+        return term, self.conf.at(index)
+
     def compact(self, index: int, data: bytes) -> None:
         if index <= self.log.offset:
             return
-        if index > self.log.applied:
-            raise EngineMisuse(f"compact({index}) beyond the applied index {self.log.applied}")
-        term = self.log.term(index)
-        if term is None:
-            raise EngineMisuse(f"compact({index}): no such slot")
-        self.snapshot = Snapshot(index, term, self.conf.at(index), data)
+        term, membership = self.snapshot_meta(index)
+        self.snapshot = Snapshot(index, term, membership, data)
         self.log.compact(index)
         self.conf.compact(index)
 
