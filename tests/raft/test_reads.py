@@ -142,3 +142,35 @@ def test_with_lease_reads_a_restarted_node_backs_the_lease_it_forgot() -> None:
     # ...yet it refuses the rogue's vote request for one election timeout.
     assert c.engines[follower].vote != rogue
     assert c.engines[rogue].role != Role.LEADER
+
+
+def _heartbeats(c: Cluster, leader: str) -> int:
+    return sum(
+        1 for rd in c.readies[leader] for m in rd.send_now if m.type == MessageType.HEARTBEAT
+    )
+
+
+def test_reads_between_two_rounds_share_one_quorum_round() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    before = _heartbeats(c, leader)
+    for i in range(20):
+        lead.read_index(b"r%d" % i)
+    c.stabilize()
+    assert [rs.ctx for rs in c.reads[leader]] == [b"r%d" % i for i in range(20)]
+    assert _heartbeats(c, leader) - before == 2  # one round, to each of two followers
+
+
+def test_a_read_is_never_answered_by_a_round_sent_before_it_arrived() -> None:
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    lead.read_index(b"early")
+    assert c.process(leader)  # round N goes out
+    lead.read_index(b"late")  # arrives while round N is in flight
+    while c.deliver_one():  # followers answer round N ...
+        for nid in c.engines:
+            if nid != leader:
+                c.process(nid)
+    assert [rs.ctx for rs in lead.read_states] == [b"early"]
+    c.stabilize()  # ... and only round N + 1 releases the late read
+    assert [rs.ctx for rs in c.reads[leader]] == [b"early", b"late"]

@@ -108,6 +108,7 @@ class RaftCore:
         self.acked_round: dict[str, int] = {}
         self.acked_tick: dict[str, int] = {}
         self.reads: deque[ReadRequest] = deque()
+        self.read_round_due = False  # reads wait for a heartbeat round not yet sent
         self.reads_waiting: list[tuple[str, bytes]] = []  # until a current-term commit
         self._now: list[RaftMessage] = []
         self._after: list[RaftMessage] = []
@@ -163,6 +164,7 @@ class RaftCore:
         self.lead_transferee = None
         self.transfer_sent = False
         self.reads.clear()
+        self.read_round_due = False
         self.reads_waiting.clear()
         self.acked_round = {}
         self.acked_tick = {}

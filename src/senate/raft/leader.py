@@ -10,7 +10,10 @@ Rules this file keeps:
 - commit = the largest index a quorum of voters holds *and* whose entry has the
   current term; the leader's own holding is `log.stable` (durable), never more;
 - ReadIndex: a read records the commit index, then waits for a heartbeat round
-  sent after it to be answered by a quorum (this node's own answer is implicit);
+  sent after it to be answered by a quorum (this node's own answer is implicit).
+  Reads are batched: all that arrive between two rounds wait for round
+  hb_round + 1, which goes out at the next ready() (flush_read_round) or tick,
+  so one quorum round serves them all and none is served by an older round;
   only a leader that committed an entry in its current term serves reads at all
   (earlier ones queue until then);
 - lease reads (config.lease_reads, needs check_quorum, off by default) skip the
@@ -85,6 +88,7 @@ class RaftLeader(RaftCore):
     def bcast_heartbeat(self) -> int:
         """Send one heartbeat round; returns its number (for ReadIndex)."""
         self.hb_round += 1
+        self.read_round_due = False  # this round started after every queued read arrived
         for peer, pr in self.progress.items():
             self.send(
                 self._msg(
@@ -214,7 +218,15 @@ class RaftLeader(RaftCore):
         if self.read_confirmed_now():
             self.release_read(origin, index, ctx)
             return
-        self.reads.append(ReadRequest(index, ctx, origin, self.bcast_heartbeat()))
+        # Batched: every read that arrives before the next round goes out waits for
+        # that round (sent at the next ready(), or by the next tick), one for all.
+        self.reads.append(ReadRequest(index, ctx, origin, self.hb_round + 1))
+        self.read_round_due = True
+
+    def flush_read_round(self) -> None:
+        """Send the heartbeat round that the reads queued since the last one wait for."""
+        if self.read_round_due and self.role == Role.LEADER:
+            self.bcast_heartbeat()
 
     def round_confirmed(self, rnd: int) -> bool:
         acked = {v for v, r in self.acked_round.items() if r >= rnd}

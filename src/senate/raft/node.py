@@ -203,7 +203,8 @@ class Raft(RaftLeader):
         if self._outstanding is not None:
             return False
         return bool(
-            self._now
+            self.read_round_due
+            or self._now
             or self._after
             or self.read_states
             or self.pending_snapshot is not None
@@ -215,6 +216,7 @@ class Raft(RaftLeader):
     def ready(self) -> Ready:
         if self._outstanding is not None:
             raise EngineMisuse("ready() called again before advance()")
+        self.flush_read_round()  # one quorum round for every read queued since the last
         hs = self.hard_state()
         rd = Ready(
             hard_state=hs if hs != self._handed_hs else None,
