@@ -20,6 +20,8 @@ from cli_inprocess import Ran, run_main
 from client_cluster import endpoints, session_cluster
 from senate_harness import wait_for
 
+from senate.client import RetryPolicy, sync
+
 SENATE = [sys.executable, "-c", "from senate.cli.main import main; main()"]
 
 
@@ -59,10 +61,16 @@ def test_bad_addresses_and_missing_flags_exit_2(
     assert run("frobnicate").returncode == 2
 
 
-def test_an_unreachable_cluster_exits_1_with_one_line() -> None:
-    down = members("list")
+def test_an_unreachable_cluster_exits_1_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short retry budget: the default rides out an election for ~15 s.
+    fast = RetryPolicy(attempts=6, deadline=2.0, base_delay=0.01, max_delay=0.05)
+    monkeypatch.setattr(sync, "RetryPolicy", lambda: fast)
+    urls = ",".join(_refusing_url() for _ in range(3))
+    down = run_main(capsys, "members", "list", "--endpoints", urls)
     assert down.returncode == 1
-    assert down.stderr.startswith("senate: no endpoint could serve the request")
+    assert down.stderr.startswith("senate: no endpoint could serve the request after 6 attempts")
     assert len(down.stderr.splitlines()) == 1
 
 

@@ -80,8 +80,11 @@ class AttemptFailed(Exception):
 
 @dataclass(slots=True, frozen=True)
 class RetryPolicy:
-    attempts: int = 12  # per logical call, the first included
-    deadline: float = 20.0  # seconds per logical call, waits included
+    # The deadline is the real bound (long enough to ride out a leader election:
+    # about ten rounds over three endpoints); attempts only cap a burst of
+    # instant failures.
+    attempts: int = 30  # per logical call, the first included
+    deadline: float = 15.0  # seconds per logical call, waits included
     base_delay: float = 0.05
     max_delay: float = 1.0
 
