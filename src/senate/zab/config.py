@@ -23,7 +23,7 @@ class ZabConfig:
     # long, goes back to LOOKING.
     election_ticks: int = 10
     # The leader pings every session every heartbeat_ticks (must be < election_ticks).
-    heartbeat_ticks: int = 1
+    heartbeat_ticks: int = 2
     # A LOOKING node re-sends its notification every notify_ticks (messages get lost).
     notify_ticks: int = 2
     # A follower re-registers (new FOLLOWERINFO attempt) when its leader has not

@@ -115,6 +115,7 @@ class ZabCore:
         self.synced = False  # NEWLEADER done: our acks count
         self.reg_elapsed = 0  # ticks since our last FOLLOWERINFO
         self.notify_elapsed = 0
+        self.notify_every = self.cfg.notify_ticks
         self._now: list[ZabMessage] = []
         self._after: list[ZabMessage] = []
         self.read_states: list[ReadState] = []
@@ -217,8 +218,14 @@ class ZabCore:
 
     # ---- election --------------------------------------------------------
 
-    def notify_all(self) -> None:
+    def notify_all(self, backoff: bool = False) -> None:
+        # Re-sends back off (FLE does too) up to one election timeout; a new
+        # round or a new vote goes out at once and resets the pace.
         self.notify_elapsed = 0
+        if backoff:
+            self.notify_every = min(2 * self.notify_every, self.cfg.election_ticks)
+        else:
+            self.notify_every = self.cfg.notify_ticks
         for voter in sorted(self.membership.voters):
             if voter != self.node_id:
                 self.send(self.notification(voter))
@@ -233,6 +240,7 @@ class ZabCore:
         return self._msg(
             MT.NOTIFY,
             dst,
+            index=self.offered_epoch(),
             round=self.round,
             state=self.state,
             peer=v.leader,
@@ -241,6 +249,10 @@ class ZabCore:
             zxid_index=v.zxid[1],
             flag=v.transfer,
         )
+
+    def offered_epoch(self) -> int:
+        """The epoch a LEADING node offers its followers (0: not chosen yet)."""
+        return 0
 
     def better(self, a: Vote, b: Vote) -> bool:
         """Narrow: does vote `a` rank above vote `b` (FLE's total order)?"""
@@ -277,7 +289,9 @@ class ZabCore:
             and m.peer == m.src
             and m.src in voters
             and m.src != self.node_id
+            and (m.index == 0 or self.accept_epoch(m.index, m.src))
         ):
+            # Join a running ensemble, unless its epoch is one we must refuse.
             self.become_following(m.src)
 
     def maybe_decide(self) -> None:
@@ -453,8 +467,8 @@ class ZabCore:
         self.notify_elapsed += 1
         if self.elapsed >= self.timeout:
             self.become_looking()  # a new round
-        elif self.notify_elapsed >= self.cfg.notify_ticks:
-            self.notify_all()
+        elif self.notify_elapsed >= self.notify_every:
+            self.notify_all(backoff=True)
 
     def tick_follower(self) -> None:
         # `elapsed` restarts only when the leader's stream moves on in order.

@@ -103,6 +103,9 @@ class ZabLeader(ZabCore):
     def leader_notification(self) -> Vote:
         return Vote(self.node_id, self.current_epoch, self.log.zxid())
 
+    def offered_epoch(self) -> int:
+        return self.new_epoch or 0 if self.state == ServerState.LEADING else 0
+
     # ---- discovery ---------------------------------------------------------
 
     def become_leading(self) -> None:

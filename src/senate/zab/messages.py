@@ -18,7 +18,8 @@ follower sends back carries its attempt, so replies to an old session are ignore
 Field use by type (zxid = (zxid_epoch, zxid_index)):
   NOTIFY        round = election round; state = sender's ServerState; peer = the
                 vote's leader; epoch = that leader's current epoch; zxid = its last
-                zxid; flag = a leadership-transfer vote
+                zxid; flag = a leadership-transfer vote; index = the epoch a
+                LEADING sender offers (0 until it chose one)
   FOLLOWERINFO  attempt; epoch = the follower's accepted epoch
   NEWEPOCH      attempt, seq; epoch = the new epoch
   ACKEPOCH      attempt; epoch = the follower's current epoch; zxid = its last
