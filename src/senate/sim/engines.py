@@ -35,8 +35,8 @@ def _raft_knobs(rng: random.Random) -> Any:
     from senate.raft import RaftConfig
 
     return RaftConfig(
-        max_msg_entries=rng.choices((1, 4, 64), weights=(2, 1, 1))[0],
-        max_inflight=rng.choices((1, 4, 16), weights=(2, 1, 1))[0],
+        max_msg_entries=rng.choices((1, 4, 64), weights=(4, 1, 1))[0],
+        max_inflight=rng.choices((1, 4, 16), weights=(4, 1, 1))[0],
     )
 
 

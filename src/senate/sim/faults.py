@@ -60,6 +60,7 @@ class FaultConfig:
     target_leader_prob: float = 0.5  # a partition or crash aims at the current leader
     churn_prob: float = 0.6  # a fresh leader is isolated or crashed soon after winning
     churn_delay_us: int = 5 * US_PER_MS  # "soon": uniform in [0, this]
+    first_commit_strike_prob: float = 0.6  # ... or right after its first commit
     torn_prob: float = 0.5  # chance a crash leaves a torn prefix of unsynced writes
     crash_at_fsync_prob: float = 0.6  # crash waits for the node's next fsync
     vote_crash_prob: float = 0.03  # crash while syncing a new term or vote
@@ -153,6 +154,18 @@ class Nemesis:
         delay = self.rng.randint(0, self.config.churn_delay_us)
         node = next(n for n in self.nodes if n.id == node_id)
         self.sched.after(delay, f"nemesis churn {kind} {node_id}", _Churn(self, node, kind, term))
+
+    def on_leader_commit(self, node_id: str, term: int) -> None:
+        """Strike a leader the moment it first commits in its term: whatever it just
+        decided must survive losing it (a leader that commits too early is caught)."""
+        kinds = [k for k in ("partition", "crash") if k in self.config.kinds]
+        if not self.active or not kinds:
+            return
+        if self.rng.random() >= self.config.first_commit_strike_prob:
+            return
+        kind = self.rng.choice(kinds)
+        node = next(n for n in self.nodes if n.id == node_id)
+        self.sched.after(0, f"nemesis strike {kind} {node_id}", _Churn(self, node, kind, term))
 
     def _churn(self, node: Node, kind: str) -> None:
         if not self.active or node.state is not NodeState.UP:

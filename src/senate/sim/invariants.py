@@ -56,6 +56,10 @@ class Invariants:
     # Called with (node, term) the first time a node is seen leading a term: the
     # nemesis uses it to aim faults at fresh leaders.
     on_new_leader: Callable[[str, int], None] | None = None
+    # Called with (node, term) when a leader first advances its commit index in a
+    # term: the moment a new leader has just decided something.
+    on_leader_commit: Callable[[str, int], None] | None = None
+    _first_commits: set[int] = field(default_factory=set)
 
     def fail(self, node: str, kind: str, description: str) -> None:
         raise ViolationFound(Violation(self.now, node, kind, description))
@@ -121,6 +125,12 @@ class Invariants:
             if e is not None:
                 self._choose(node, e, "commit")
         self.commit_index[node] = max(self.commit_index.get(node, 0), commit)
+
+    def leader_committed(self, status: Status) -> None:
+        if status.role is Role.LEADER and status.term not in self._first_commits:
+            self._first_commits.add(status.term)
+            if self.on_leader_commit is not None:
+                self.on_leader_commit(status.id, status.term)
 
     def on_apply(self, node: str, e: Entry) -> None:
         last = self.applied_index.get(node, 0)

@@ -309,6 +309,8 @@ class Node:
             self.inv.on_commit(
                 self.id, hs.commit, [live.entry(i) for i in range(lo, hs.commit + 1)]
             )
+            if self.inv.on_leader_commit is not None and self.engine is not None:
+                self.inv.leader_committed(self.engine.status())
 
     def _finish(self, rd: Ready) -> None:
         engine = self.engine

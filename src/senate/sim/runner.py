@@ -142,6 +142,7 @@ def run_simulation(cfg: SimConfig) -> SimResult:
     clients = [Client(p, nodes, load, sched.rng(f"client/{p}")) for p in range(cfg.clients)]
     nemesis = Nemesis(faults, sched, net, nodes, sched.rng("nemesis"))
     inv.on_new_leader = nemesis.on_new_leader
+    inv.on_leader_commit = nemesis.on_leader_commit
     heal_at = cfg.ops - int(cfg.ops * cfg.quiet_share)
     violations: list[Violation] = []
     try:
