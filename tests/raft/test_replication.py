@@ -231,3 +231,25 @@ def test_lost_pipelined_appends_are_recovered() -> None:
     c.tick(10)
     assert len(lost) == 3
     assert c.commands("b") == c.commands("a") and len(c.commands("a")) == 10
+
+
+def test_a_follower_that_lost_an_acknowledged_tail_is_repaired_by_heartbeats() -> None:
+    c = Cluster(["a", "b", "c"], seed=5)
+    leader = c.elect_any()
+    c.propose(leader, *[b"e%d" % i for i in range(6)])
+    lead = c.engines[leader]
+    follower = next(n for n in c.engines if n != leader)
+    last = lead.log.last_index
+    assert lead.progress[follower].match == last
+    # A torn WAL tail: the follower comes back without the last entries it acked.
+    c.crash(follower)
+    torn = c.synced[follower]
+    torn.entries = [e for e in torn.entries if e.index <= last - 3]
+    c.start(follower)
+    assert c.engines[follower].log.last_index == last - 3
+    c.tick(3)  # heartbeats only: no new proposal arrives to expose the gap
+    assert c.engines[follower].log.last_index == last
+    assert lead.progress[follower].match == last
+    # And later writes reach it as usual.
+    c.propose(leader, b"after")
+    assert c.engines[follower].log.last_index == lead.log.last_index

@@ -393,7 +393,19 @@ class RaftCore:
 
     def handle_heartbeat(self, m: RaftMessage) -> None:
         self.log.commit_to(m.commit)
-        self._after.append(self._msg(MT.HEARTBEAT_RESP, m.src, seq=m.seq, index=m.index))
+        last = self.log.last_index
+        # reject_hint = what the leader believes we hold; tell it when we do not.
+        lost = last < m.reject_hint
+        self._after.append(
+            self._msg(
+                MT.HEARTBEAT_RESP,
+                m.src,
+                seq=m.seq,
+                index=m.index,
+                reject=lost,
+                reject_hint=last if lost else 0,
+            )
+        )
 
     def handle_snapshot(self, m: RaftMessage) -> None:
         snap = m.snapshot

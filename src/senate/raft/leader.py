@@ -26,7 +26,11 @@ Rules this file keeps:
   clock gains more than lease_drift_ticks per election timeout on the leader's.
   A TimeoutNow (forced votes) voids the lease for the rest of the term;
 - lost appends in REPLICATE are detected when heartbeats keep being answered but
-  acks stop: after a few such rounds the follower falls back to PROBE.
+  acks stop: after a few such rounds the follower falls back to PROBE;
+- a heartbeat carries the follower's `match` as the leader sees it; a follower
+  whose log ends before that (it lost a torn tail it had acknowledged) answers
+  with a reject and its last index, and the leader lowers `match` and probes
+  from there at once (otherwise its rejections look stale and it is never repaired).
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class RaftLeader(RaftCore):
                     commit=min(pr.match, self.log.committed),
                     seq=self.hb_round,
                     index=self.ticks,
+                    reject_hint=pr.match,  # what we believe it holds (it says if it does not)
                 )
             )
         return self.hb_round
@@ -186,6 +191,11 @@ class RaftLeader(RaftCore):
         if m.src in self.membership.voters:
             self.acked_round[m.src] = max(self.acked_round.get(m.src, 0), m.seq)
             self.acked_tick[m.src] = max(self.acked_tick.get(m.src, -1), m.index)
+        if m.reject and m.reject_hint < pr.match:
+            # The follower lost entries it had acknowledged (a torn WAL tail): appends
+            # after `match` would be rejected as stale forever, so probe from its end.
+            pr.match = m.reject_hint
+            pr.become_probe()
         if pr.state == ProgressState.REPLICATE and pr.match < self.log.last_index:
             pr.stalled_rounds += 1
             if pr.stalled_rounds >= STALL_ROUNDS:

@@ -14,6 +14,8 @@ Field use by type:
   VOTE, PRE_VOTE  index/log_term = candidate's last entry; context = b"transfer" to
                   bypass leader stickiness (leadership transfer)
   HEARTBEAT(_RESP) commit; seq = heartbeat round (ReadIndex); index = leader tick sent (lease)
+  HEARTBEAT       reject_hint = the follower's match as the leader believes it
+  HEARTBEAT_RESP  reject = the follower's log ends before that; reject_hint = its last index
   SNAP            snapshot
   READ_INDEX      context = the reader's ctx;  READ_INDEX_RESP: index = read index
 """
