@@ -21,6 +21,8 @@ from cli_inprocess import run_main
 from client_cluster import endpoints, session_cluster
 from senate_harness import Cluster
 
+from senate.client import Client
+
 SENATE = [sys.executable, "-c", "from senate.cli.main import main; main()"]
 
 
@@ -70,6 +72,21 @@ def test_compare_and_set(urls: str) -> None:
     assert ok.returncode == 0 and int(ok.stdout) > revision
     assert senate(urls, "kv", "put", "cli/cas", "3", "--prev-value", "2").returncode == 0
     assert senate(urls, "kv", "get", "cli/cas").stdout == "3\n"
+
+
+def test_put_with_a_lease(urls: str) -> None:
+    with Client(urls) as c:
+        lease = c.lease_grant(30)
+        put = senate(urls, "kv", "put", "cli/leased", "v", "--lease", str(lease.id))
+        assert put.returncode == 0, put.stderr
+        assert json.loads(senate(urls, "kv", "get", "cli/leased", "--json").stdout)["lease"] == (
+            lease.id
+        )
+        c.lease_revoke(lease.id)
+    assert senate(urls, "kv", "get", "cli/leased").returncode == 1  # gone with its lease
+    unknown = senate(urls, "kv", "put", "cli/leased", "v", "--lease", "12345")
+    assert unknown.returncode == 1
+    assert unknown.stderr == "senate: the put names an unknown (or expired) lease\n"
 
 
 def test_list_table_and_json(urls: str) -> None:
