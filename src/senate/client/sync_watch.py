@@ -4,10 +4,13 @@ reconnects by itself (cursor in watch.py) when the stream drops.
 Rules this file keeps:
 - Reconnects after a dropped connection, an end of stream, an idle stream (no
   line, not even a progress line, for `idle_timeout`) or a 503, each time on the
-  next endpoint, within the client's retry budget; a connection that delivered a
-  line resets the budget. Errors a retry cannot fix (400, 410) are raised.
+  next endpoint, with the client's backoff and within its retry budget; the
+  budget starts afresh when a stream that delivered lines drops, so a watch
+  that ran for hours still rides out an election. Errors a retry cannot fix
+  (400, 404, 410 compacted) are raised.
 - `close()` may be called from another thread: it shuts the socket, which ends a
   blocked read, and the iterator then stops.
+- Without a start revision it pins "now" when created (see watch.py).
 """
 
 from __future__ import annotations
