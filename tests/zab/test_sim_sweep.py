@@ -57,3 +57,9 @@ def test_seed_chunk(chunk: int) -> None:
     assert kinds >= set(FAULT_KINDS) - {"skew"}, f"faults not injected: {injected}"
     assert ok_ops > PER_CHUNK * 10
     assert leaders > PER_CHUNK  # leaders fail and new epochs start
+
+
+def test_same_seed_same_trace() -> None:
+    runs = [run_simulation(SimConfig(seed=11, protocol="zab")) for _ in range(2)]
+    assert runs[0].trace_hash == runs[1].trace_hash
+    assert runs[0].history == runs[1].history

@@ -25,6 +25,15 @@ Rules this file keeps:
 - reads (ZooKeeper's sync, made a read index): once the initial history is
   committed, a read records the commit index and waits until a quorum answered a
   PING round sent after it; a follower that accepted a newer epoch never answers;
+- membership changes one server at a time (observers are Role.LEARNER): a
+  change takes effect on a node when its CONF_CHANGE proposal is in its history
+  (undone by a TRUNC). Safety rule, enforced by node.py: at most one uncommitted
+  change; none before the initial history is committed; PROMOTE only for an
+  observer whose session is synced and holds every committed proposal; a leader
+  that removed itself leads until that change commits, then goes LOOKING. Why it
+  is safe: majorities of two configurations one voter apart overlap, and the
+  prospective leader's configuration (the one it counts quorums in) comes from a
+  history that holds every committed change;
 - a leader that heard from no quorum for election_ticks, that is not established
   within 2 election timeouts or whose initial history is not committed within 4
   goes back to LOOKING.
