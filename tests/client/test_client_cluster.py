@@ -44,6 +44,10 @@ def test_put_get_delete_list_and_cas(shared_cluster: Cluster) -> None:
         assert got.create_revision == r2
         assert c.get("kv/b", consistency="serializable") is not None
         assert c.get("kv/none") is None
+        c.put("kv/empty", b"")
+        empty = c.get("kv/empty")
+        assert empty is not None and empty.value == b""
+        c.delete("kv/empty")
         assert [(kv.key, kv.value, kv.revision) for kv in c.list("kv/")] == [
             ("kv/a", b"1", r1),
             ("kv/b", b"\x00\xff binary", r2),
