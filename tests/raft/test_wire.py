@@ -125,3 +125,16 @@ def test_one_corrupted_field_is_refused_or_still_valid(
 def test_specific_malformed_messages(wire: Any) -> None:
     with pytest.raises(MalformedInput):
         message_from_wire(wire)
+
+
+def test_conf_change_context_round_trips_and_old_entries_still_decode() -> None:
+    ctx = msgpack.packb({"peer": "127.0.0.1:7104", "http": "127.0.0.1:8104"})
+    cc = ConfChange(ConfChangeOp.ADD_LEARNER, "n4", ctx)
+    assert ConfChange.decode(cc.encode()) == cc
+    # Without a context the encoding is the original two-element one, byte for byte.
+    plain = ConfChange(ConfChangeOp.REMOVE, "n2")
+    assert plain.encode() == msgpack.packb([2, "n2"])
+    assert ConfChange.decode(msgpack.packb([2, "n2"])) == plain
+    for garbage in ([0, "n4", "text"], [0, "n4", b"", 1], [True, "n4"], [0], {"op": 0}):
+        with pytest.raises(MalformedInput):
+            ConfChange.decode(msgpack.packb(garbage))

@@ -87,19 +87,34 @@ class ConfChangeOp(enum.IntEnum):
 
 @dataclass(slots=True, frozen=True)
 class ConfChange:
-    """One membership step. Engines change one server at a time (Raft thesis 4.1)."""
+    """One membership step. Engines change one server at a time (Raft thesis 4.1).
+
+    `context` is opaque to engines: the runtime puts the new member's addresses
+    there (runtime/membership.py). Encoded as [op, node] when empty (the original
+    form, so old entries decode and old encodings stay byte for byte the same),
+    else [op, node, context].
+    """
 
     op: ConfChangeOp
     node: str
+    context: bytes = b""
 
     def encode(self) -> bytes:
-        return msgpack.packb([int(self.op), self.node])
+        if not self.context:
+            return msgpack.packb([int(self.op), self.node])
+        return msgpack.packb([int(self.op), self.node, self.context])
 
     @classmethod
     def decode(cls, data: bytes) -> ConfChange:
         try:
-            op, node = msgpack.unpackb(data)
-            return cls(ConfChangeOp(op), node) if isinstance(node, str) else _bad(data)
+            obj = msgpack.unpackb(data)
+            if not isinstance(obj, list) or len(obj) not in (2, 3):
+                return _bad(data)
+            op, node = obj[0], obj[1]
+            context = obj[2] if len(obj) == 3 else b""
+            if not isinstance(node, str) or not isinstance(context, bytes) or type(op) is not int:
+                return _bad(data)
+            return cls(ConfChangeOp(op), node, context)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
             raise MalformedInput(f"bad conf change entry: {data!r}") from exc
 
