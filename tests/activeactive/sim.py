@@ -3,7 +3,7 @@ and delivered by hand (any causal order), no sockets, no disk."""
 
 from __future__ import annotations
 
-from senate.activeactive import collections as _collections  # noqa: F401  (registers commands)
+from senate.activeactive import containers as _containers  # noqa: F401  (registers commands)
 from senate.activeactive.clock import PackedHLC
 from senate.activeactive.commands import Commands
 from senate.activeactive.keyspace import Keyspace, Op, decode_op, encode_op

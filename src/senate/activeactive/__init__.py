@@ -16,9 +16,9 @@ Conflict rules (each is kept by the file named):
   GET shows the exact sum;
 - DEL (keys.py) removes what it observed: a write concurrent with a DEL survives it,
   and a counter increment concurrent with a DEL counts from zero;
-- sets and hash fields (collections.py): add-wins, observed-remove (a concurrent SADD
+- sets and hash fields (containers.py): add-wins, observed-remove (a concurrent SADD
   and SREM of one element leaves it present; HSET vs HDEL keeps the HSET);
-- sorted sets (collections.py): members add-wins; ZADD writes the score as a register
+- sorted sets (containers.py): members add-wins; ZADD writes the score as a register
   (LWW) and resets the ZINCRBY counter it observed; concurrent ZINCRBYs add up;
 - expiry (keys.py): of concurrent EXPIREs the longest wins; PERSIST beats concurrent
   EXPIREs; a later (causally) EXPIRE or PERSIST replaces what it observed; SET without

@@ -1,5 +1,5 @@
 """Command execution: the Redis command table, and the string, key and expiry commands
-(sets, hashes and sorted sets are in collections.py).
+(sets, hashes and sorted sets are in containers.py).
 
 Theory of operation: `Commands.execute(args)` looks the command up, checks its arity
 the way Redis does, and runs it against the keyspace. A write command opens one

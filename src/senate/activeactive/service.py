@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from senate.activeactive import collections as _collections  # noqa: F401  (registers commands)
+from senate.activeactive import containers as _containers  # noqa: F401  (registers commands)
 from senate.activeactive.clock import PackedHLC
 from senate.activeactive.commands import Commands
 from senate.activeactive.durability import OP_RECORD, STATE_RECORD, DurableLog
