@@ -4,12 +4,14 @@ It ties the keyspace and commands (served over RESP) to the durable log and to t
 replication state machine, and talks to peers only through the injected `send` and
 `on_message` (the node's peer transport carries kind "crdt", see messages.py).
 
-    svc = ActiveActiveService("n1", data_dir, ["n2", "n3"], send=transport.send,
+    register_crdt_messages(codec)        # kind "crdt" on the node's wire codec
+    svc = ActiveActiveService("n1", data_dir / "activeactive", ["n2", "n3"],
+                              send=lambda m: transport.send(m, kind="crdt"),
                               rng=random.Random(), clock_ms=lambda: int(time.time() * 1000))
-    await svc.start()                    # recover: snapshot + WAL replay
+    await svc.start()                    # recover: snapshot + WAL replay (a dir of its own)
     await svc.serve_resp("127.0.0.1", 6379)
-    ... transport delivers: svc.on_message(msg)
-    await svc.close()
+    ... transport delivers a CrdtMessage: svc.on_message(msg)
+    await svc.close()                    # flush, final snapshot; the transport is the node's
 
 Rules kept in this file:
 - every applied op is appended to the WAL in application order, before anything else
