@@ -415,6 +415,20 @@ def fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def cell_line(cell: Cell) -> str:
+    """One run of one cell, as printed while the bench goes."""
+    line = (
+        f"{cell.system:6s} {cell.op}s {cell.clients:3d} clients: {cell.rate:8.0f}/s  "
+        f"p50 {fmt(cell.p50_ms)} ms  p99 {fmt(cell.p99_ms)} ms  "
+        f"(wrk corrected p99 {fmt(cell.wrk_p99_ms)})  errors {cell.bad}+{cell.socket_errors}  "
+        f"load {cell.load[0]:.2f}  cpu/op {fmt(cell.cpu_us_per_op, '.0f')} us "
+        f"(leader {fmt(cell.leader_cpu_us_per_op, '.0f')})"
+    )
+    if cell.entries_per_fsync:
+        line += f"  entries/fsync {cell.entries_per_fsync:.1f}"
+    return line
+
+
 def _rate(c: Cell | None) -> str:
     if c is None:
         return "-"
@@ -541,20 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                 for c in systems if rep % 2 == 0 else systems[::-1]:
                     cell = run_cell(c, op, n, args.duration, args.keys, args.leader_only)
                     runs[c.name].append(cell)
-                print(
-                    f"{c.name:6s} {op}s {n:3d} clients: {cell.rate:8.0f}/s  "
-                    f"p50 {fmt(cell.p50_ms)} ms  p99 {fmt(cell.p99_ms)} ms  "
-                    f"(wrk corrected p99 {fmt(cell.wrk_p99_ms)})  errors {cell.bad}"
-                    f"+{cell.socket_errors}  load {cell.load[0]:.2f}  "
-                    f"cpu/op {fmt(cell.cpu_us_per_op, '.0f')} us "
-                    f"(leader {fmt(cell.leader_cpu_us_per_op, '.0f')})"
-                    + (
-                        f"  entries/fsync {cell.entries_per_fsync:.1f}"
-                        if cell.entries_per_fsync
-                        else ""
-                    ),
-                    flush=True,
-                )
+                    print(cell_line(cell), flush=True)
             cells += [combine(r) for r in runs.values()]
         print()
         print(report(cells))
