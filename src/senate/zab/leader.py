@@ -92,7 +92,6 @@ class ZabLeader(ZabCore):
         self.reads: deque[ReadRequest] = deque()
         self.reads_waiting: list[tuple[str, bytes]] = []
         self.transferee: str | None = None
-        self.transfer_elapsed = 0
         self.pending_conf_index = 0
 
     # ---- queries -----------------------------------------------------------
