@@ -227,6 +227,7 @@ class Cell:
     leader_cpu_us_per_op: float | None = None
     entries_per_fsync: float | None = None  # Senate leader: synced entries / fsyncs
     run_rates: list[float] = field(default_factory=list)  # each repeat's ops/s
+    node_p50_ms: list[float | None] = field(default_factory=list)  # per wrk, leader first
     hist: dict[int, int] = field(default_factory=dict, repr=False)  # raw latency buckets
 
 
@@ -362,6 +363,7 @@ def run_cell(
         cell.rate += fields["ok"] / (fields["duration_us"] / 1e6)
         cell.socket_errors += sum(fields[k] for k in ("connect", "read", "write", "timeout"))
         wrk_p99 = max(wrk_p99, fields["wrk_p99_us"])
+        cell.node_p50_ms.append(percentile_ms(hist, 50))
         for b, n in hist.items():
             merged[b] = merged.get(b, 0) + n
     cell.hist = merged
@@ -426,6 +428,8 @@ def cell_line(cell: Cell) -> str:
     )
     if cell.entries_per_fsync:
         line += f"  entries/fsync {cell.entries_per_fsync:.1f}"
+    if len(cell.node_p50_ms) > 1:
+        line += "  p50 per node (leader first) " + "/".join(fmt(x) for x in cell.node_p50_ms)
     return line
 
 
