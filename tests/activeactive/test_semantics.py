@@ -220,3 +220,31 @@ def test_state_merge_does_not_resurrect_what_the_receiver_removed() -> None:
     c.space.join_state(vv, keys)  # and b's state removes them at c, which had them live
     assert c("SMEMBERS", "s") == b"*0\r\n"
     assert c("EXISTS", "h") == b":0\r\n"
+
+
+def test_admin_command_is_unknown_unless_enabled() -> None:
+    (a,) = cluster(1)
+    assert a("SENATE.FAULT", "{}").startswith(b"-ERR unknown command 'SENATE.FAULT'")
+    a.cmd.admin = lambda raw: b"+OK\r\n"
+    assert a("SENATE.FAULT", "{}") == b"+OK\r\n"
+
+
+def test_redis_errors_and_options() -> None:
+    (a,) = cluster(1)
+    assert a("GET") == b"-ERR wrong number of arguments for 'get' command\r\n"
+    assert a("SET", "k", "v", "EX", "0") == b"-ERR invalid expire time in 'set' command\r\n"
+    assert a("SET", "k", "v", "NX", "XX") == b"-ERR syntax error\r\n"
+    assert a("INCRBY", "k", "1.5") == b"-ERR value is not an integer or out of range\r\n"
+    assert a("INCRBYFLOAT", "k", "nan") == b"-ERR value is not a valid float\r\n"
+    assert a("SET", "k", "1", "KEEPTTL") == b"+OK\r\n"
+    assert a("EXPIRE", "k", "100") == b":1\r\n"
+    assert a("SET", "k", "2", "KEEPTTL") == b"+OK\r\n"
+    assert a("TTL", "k") == b":100\r\n"
+    assert a("SET", "k", "3") == b"+OK\r\n"
+    assert a("TTL", "k") == b":-1\r\n"
+    assert a("DECRBY", "k", "-9223372036854775808") == b"-ERR decrement would overflow\r\n"
+    assert a("ZADD", "z", "NX", "XX", "1", "m").startswith(b"-ERR XX and NX")
+    assert a("ZADD", "z", "INCR", "2", "m") == b"$1\r\n2\r\n"
+    assert a("ZADD", "z", "CH", "5", "m", "1", "n") == b":2\r\n"
+    assert a("SELECT", "1") == b"-ERR DB index is out of range\r\n"
+    assert a("HSET", "h", "f") == b"-ERR wrong number of arguments for 'hset' command\r\n"
