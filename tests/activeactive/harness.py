@@ -100,14 +100,13 @@ class Replica:
                 self.kill9()
         self.proc = None
 
-    def client(self, timeout: float = 5.0) -> redis.Redis:
-        # RESP2: redis-py 8 would otherwise open with HELLO 3 (RESP3), which Senate refuses.
+    def client(self, timeout: float = 5.0, protocol: int = 2) -> redis.Redis:
         return redis.Redis(
             host="127.0.0.1",
             port=self.resp_port,
             socket_timeout=timeout,
             socket_connect_timeout=2,
-            protocol=2,
+            protocol=protocol,
         )
 
     def fault(self, spec: dict[str, object]) -> None:

@@ -95,6 +95,7 @@ class Commands:
         self.expiring: set[bytes] = set()  # keys with expiry entries (for the sweeper)
         self._open: OpBuilder | None = None
         self.session: Session | None = None
+        self.resp3 = False  # the current command's connection speaks RESP3
 
     # -- dispatch ------------------------------------------------------------------------
     def execute(self, args: list[bytes], session: Session | None = None) -> bytes:
@@ -105,10 +106,14 @@ class Commands:
         if (spec.arity > 0 and n != spec.arity) or (spec.arity < 0 and n < -spec.arity):
             return enc.error(f"ERR wrong number of arguments for '{spec.name}' command")
         self.session = session
+        self.resp3 = session is not None and session.proto == 3
         try:
-            return spec.handler(self, args)
+            reply = spec.handler(self, args)
         except ReplyError as exc:
             return exc.reply
+        else:
+            # Nulls are only ever whole replies here (arrays hold no nulls).
+            return enc.NULL3 if self.resp3 and reply == enc.NULL else reply
         finally:
             if self._open is not None:
                 self._finish()
@@ -231,7 +236,7 @@ def _config(cx: Commands, args: list[bytes]) -> bytes:
             for name, value in known.items():
                 if fnmatch.fnmatchcase(name.decode(), pattern.decode("latin-1").lower()):
                     out += [name, value]
-        return enc.bulk_array(out)
+        return enc.bulk_map(out) if cx.resp3 else enc.bulk_array(out)
     return enc.error("ERR CONFIG subcommand not supported by Senate (only CONFIG GET)")
 
 
@@ -253,15 +258,25 @@ def _client(cx: Commands, args: list[bytes]) -> bytes:
 
 @command("hello", -1)
 def _hello(cx: Commands, args: list[bytes]) -> bytes:
-    if len(args) > 1 and args[1] != b"2":
-        return enc.error("NOPROTO sorry, this protocol version is not supported (RESP2 only)")
-    session = cx.session
-    fields: list[bytes | int] = [b"server", b"redis", b"version", b"7.0.0", b"proto", 2]
-    fields += [b"id", session.id if session is not None else 0, b"mode", b"standalone"]
-    fields += [b"role", b"master", b"modules"]
-    parts = [b"*%d\r\n" % (len(fields) + 1)]
-    parts += [enc.integer(f) if isinstance(f, int) else enc.bulk(f) for f in fields]
-    return b"".join(parts) + enc.EMPTY_ARRAY
+    proto = cx.session.proto if cx.session is not None else 2
+    if len(args) > 1:
+        if args[1] not in (b"2", b"3"):
+            return enc.error("NOPROTO sorry, this protocol version is not supported")
+        proto = int(args[1])
+        if cx.session is not None:
+            cx.session.proto = proto
+    session_id = cx.session.id if cx.session is not None else 0
+    fields: list[tuple[bytes, bytes]] = [
+        (b"server", enc.bulk(b"redis")),
+        (b"version", enc.bulk(b"7.0.0")),
+        (b"proto", enc.integer(proto)),
+        (b"id", enc.integer(session_id)),
+        (b"mode", enc.bulk(b"standalone")),
+        (b"role", enc.bulk(b"master")),
+        (b"modules", enc.EMPTY_ARRAY),
+    ]
+    head = b"%%%d\r\n" % len(fields) if proto == 3 else b"*%d\r\n" % (2 * len(fields))
+    return head + b"".join(enc.bulk(name) + value for name, value in fields)
 
 
 @command("info", -1)

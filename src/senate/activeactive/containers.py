@@ -149,7 +149,7 @@ def _hgetall(cx: Commands, args: list[bytes]) -> bytes:
     if ks is not None:
         for f, cell in sorted(ks.live(HASH).items()):
             out += [f, cell_value(cell)]
-    return enc.bulk_array(out)
+    return enc.bulk_map(out) if cx.resp3 else enc.bulk_array(out)
 
 
 @command("hlen", 2)
@@ -221,7 +221,7 @@ def _zadd(cx: Commands, args: list[bytes]) -> bytes:
     if b"INCR" in flags:
         if not todo:
             return enc.NULL
-        return enc.bulk(format_float(_zincrby(cx, args[1], todo[0][1], todo[0][0])))
+        return _score_reply(cx, _zincrby(cx, args[1], todo[0][1], todo[0][0]))
     if todo:
         b, state = cx.write(args[1], ZSET)
         delta = b.delta(args[1])
@@ -246,7 +246,7 @@ def _zincrby(cx: Commands, key: bytes, member: bytes, by: float) -> float:
 
 @command("zincrby", 4)
 def _zincrby_cmd(cx: Commands, args: list[bytes]) -> bytes:
-    return enc.bulk(format_float(_zincrby(cx, args[1], args[3], _score_arg(args[2]))))
+    return _score_reply(cx, _zincrby(cx, args[1], args[3], _score_arg(args[2])))
 
 
 @command("zrem", -3)
@@ -260,7 +260,7 @@ def _zscore(cx: Commands, args: list[bytes]) -> bytes:
     cell = ks.cells[ZSET].get(args[2]) if ks is not None else None
     if cell is None or not cell.live():
         return enc.NULL
-    return enc.bulk(format_float(cell_score(cell)))
+    return _score_reply(cx, cell_score(cell))
 
 
 @command("zcard", 2)
@@ -284,9 +284,18 @@ def _zrange(cx: Commands, args: list[bytes]) -> bytes:
     n = len(ranked)
     start = max(start + n if start < 0 else start, 0)
     stop = stop + n if stop < 0 else min(stop, n - 1)
+    chosen = ranked[start : stop + 1] if start <= stop else []
+    if withscores and cx.resp3:  # RESP3: [member, double] pairs
+        pairs = [b"*2\r\n" + enc.bulk(m) + enc.double(format_float(x)) for x, m in chosen]
+        return b"*%d\r\n" % len(pairs) + b"".join(pairs)
     out: list[bytes] = []
-    for score, member in ranked[start : stop + 1] if start <= stop else []:
+    for score, member in chosen:
         out.append(member)
         if withscores:
             out.append(format_float(score))
     return enc.bulk_array(out)
+
+
+def _score_reply(cx: Commands, score: float) -> bytes:
+    text = format_float(score)
+    return enc.double(text) if cx.resp3 else enc.bulk(text)

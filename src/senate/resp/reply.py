@@ -3,6 +3,8 @@
 Rules kept in this file:
 - a reply is built as bytes once and appended to the connection's output; the
   constants below are the replies Redis sends most;
+- RESP3 (after HELLO 3) differs only where a command says so: null is `_`, and
+  `double` and `bulk_map` give its doubles and maps;
 - `encode(value)` maps None -> null bulk, int -> integer, bytes/str -> bulk string,
   list/tuple -> array (nested), Simple -> status line, Error -> error line;
 - status and error lines never contain CR or LF (they are replaced by spaces), so a
@@ -34,6 +36,7 @@ Reply: TypeAlias = "int | bytes | str | Simple | Error | list[Reply] | tuple[Rep
 OK: Final = b"+OK\r\n"
 PONG: Final = b"+PONG\r\n"
 NULL: Final = b"$-1\r\n"
+NULL3: Final = b"_\r\n"  # RESP3's null
 NULL_ARRAY: Final = b"*-1\r\n"
 EMPTY_ARRAY: Final = b"*0\r\n"
 ZERO: Final = b":0\r\n"
@@ -58,6 +61,19 @@ def integer(n: int) -> bytes:
 
 def bulk(data: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def double(text: bytes) -> bytes:
+    """A RESP3 double (`text` as formatted for a bulk string: digits, "inf", "-inf")."""
+    return b",%s\r\n" % text
+
+
+def bulk_map(items: list[bytes]) -> bytes:
+    """A RESP3 map of alternating keys and values, all bulk strings."""
+    parts = [b"%%%d\r\n" % (len(items) // 2)]
+    for item in items:
+        parts.append(b"$%d\r\n%s\r\n" % (len(item), item))
+    return b"".join(parts)
 
 
 def bulk_array(items: list[bytes]) -> bytes:

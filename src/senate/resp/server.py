@@ -40,6 +40,7 @@ class Session:
     """Per-connection state a handler may use (client name, id)."""
 
     id: int
+    proto: int = 2  # 3 after HELLO 3 (RESP3 replies where they differ)
     name: bytes = b""
     peer: str = ""
     attrs: dict[str, object] = field(default_factory=dict)
