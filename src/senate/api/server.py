@@ -2,6 +2,7 @@
 
     GET    /v1/status                 the node's view: role, term, leader, indexes, members
     GET    /v1/members                {"members": [{"id", "peer", "http", "voter"}]}
+    POST   /v1/members, DELETE /v1/members/{id}   add a learner, remove (members.py)
     PUT    /v1/kv/{key}               body = raw value; ?prev_revision=N | ?prev_value=V; ?lease=ID
     GET    /v1/kv/{key}               raw value, X-Senate-Revision; ?consistency=...
     DELETE /v1/kv/{key}               {"revision", "deleted"}; same optional compares
@@ -44,6 +45,7 @@ from senate.api.admin import add_admin_routes
 from senate.api.errors import ApiError, error_middleware
 from senate.api.leases import add_lease_routes
 from senate.api.locks import add_lock_routes
+from senate.api.members import add_member_routes
 from senate.api.txn import run_txn
 from senate.api.watch import watch_stream
 from senate.errors import MalformedInput
@@ -66,7 +68,6 @@ def build_app(node: Node) -> web.Application:
     app = web.Application(client_max_size=limit, middlewares=[error_middleware])
     app[NODE_KEY] = node
     app.router.add_get("/v1/status", handle_status)
-    app.router.add_get("/v1/members", handle_members)
     app.router.add_get("/v1/kv", handle_list)
     app.router.add_route("*", "/v1/kv/", handle_empty_key)
     app.router.add_put("/v1/kv/{key:.+}", handle_put)
@@ -76,6 +77,7 @@ def build_app(node: Node) -> web.Application:
     app.router.add_get("/v1/watch", handle_watch)
     add_lease_routes(app, lambda request: request.app[NODE_KEY], _client)
     add_lock_routes(app, lambda request: request.app[NODE_KEY])
+    add_member_routes(app, lambda request: request.app[NODE_KEY])
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
@@ -99,10 +101,6 @@ async def start_http(node: Node) -> web.AppRunner:
 
 async def handle_status(request: web.Request) -> web.Response:
     return web.json_response(request.app[NODE_KEY].status())
-
-
-async def handle_members(request: web.Request) -> web.Response:
-    return web.json_response({"members": request.app[NODE_KEY].members()})
 
 
 async def handle_empty_key(request: web.Request) -> web.Response:

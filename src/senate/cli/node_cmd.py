@@ -12,6 +12,9 @@ Rules this file keeps:
   the RESP server exists.
 - `--enable-fault-admin` (tests only) serves /v1/admin/faults, which can cut this
   node's peer links; without it the endpoint does not exist.
+- `--join` starts a new member (docs/API.md, "Members"): it is not a voter of its
+  initial configuration, so it waits to be added instead of campaigning. After the
+  first start the data dir's members.json, not `--cluster`, names the members.
 - Logs go to stderr, one line per event that matters.
 """
 
@@ -77,6 +80,12 @@ logger = logging.getLogger("senate.node")
     help="Seconds before an unfinished write is answered 504.",
 )
 @click.option(
+    "--join",
+    is_flag=True,
+    help="A new member: --cluster lists the current members plus this node, which "
+    "stays a learner (never campaigns) until added (POST /v1/members) and promoted.",
+)
+@click.option(
     "--enable-fault-admin",
     is_flag=True,
     help="Serve /v1/admin/faults to drop, delay or partition peer links (tests only).",
@@ -93,6 +102,7 @@ def node(
     election_ticks: int,
     snapshot_every: int,
     write_timeout: float,
+    join: bool,
     enable_fault_admin: bool,
 ) -> None:
     """Run one Senate node in the foreground until SIGTERM or Ctrl-C."""
@@ -109,6 +119,7 @@ def node(
         snapshot_every=snapshot_every,
         write_timeout=write_timeout,
         fault_admin=enable_fault_admin,
+        join=join,
     )
     if not cluster_id or len(cluster_id) > 256:
         raise UsageError("--cluster-id must be 1..256 characters")

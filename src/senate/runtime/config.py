@@ -6,7 +6,8 @@ Rules this file keeps:
 - Addresses are host:port with an IPv4/IPv6 literal or a name; ports 0..65535
   (0 only where "any free port" makes sense, which the caller decides).
 - `--cluster` lists every initial member by peer address, this node included, and
-  this node's entry must name the same address as `--peer`.
+  this node's entry must name the same address as `--peer`. With `--join` it
+  lists the current members plus this node, which is not a voter until added.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class NodeConfig:
     write_timeout: float = DEFAULT_WRITE_TIMEOUT  # after this an unfinished write is a 504
     max_value_bytes: int = 1 << 20
     fault_admin: bool = False  # serve /v1/admin/faults (tests only; off by default)
+    join: bool = False  # a new member: a learner until the log makes it a voter
 
     def __post_init__(self) -> None:
         check_node_id(self.node_id)

@@ -36,7 +36,7 @@ from typing import Protocol, runtime_checkable
 import msgpack
 
 from senate.consensus.engine import Engine
-from senate.consensus.types import EntryKind, Membership, Message, Ready, Snapshot
+from senate.consensus.types import Entry, EntryKind, Membership, Message, Ready, Snapshot
 from senate.kv import KVStore, Result
 from senate.storage import LogStore
 
@@ -74,6 +74,7 @@ class Driver:
     on_progress: Callable[[], None] | None = None  # after each Ready (status changes)
     on_apply: Callable[[Result], None] | None = None  # every applied command's result
     on_install: Callable[[], None] | None = None  # after a leader's snapshot replaced the KV
+    on_conf_change: Callable[[Entry], None] | None = None  # every applied CONF_CHANGE entry
     _kick: asyncio.Event = field(default_factory=asyncio.Event)
     _pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
@@ -193,6 +194,8 @@ class Driver:
                                 fut.set_result(result)
             else:
                 kv.skip(e.index)
+                if e.kind is EntryKind.CONF_CHANGE and self.on_conf_change is not None:
+                    self.on_conf_change(e)
             self.applied_term = e.term
             self.stats.applied += 1
 

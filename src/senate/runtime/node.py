@@ -18,6 +18,10 @@ Theory of operation:
   log still holds the entry otherwise). The request's (client id, seq) makes a
   second copy in the log harmless: it applies once. Unknown after the write
   timeout -> OutcomeUnknown (504); never handed to any leader -> Unavailable (503).
+- Membership (membership.py): the engine's configuration comes from the log; the
+  members' addresses from --cluster and from each applied ADD_LEARNER's context,
+  kept durably in DATA_DIR/members.json. Every applied change re-points the
+  transport; the leader promotes caught-up learners from the tick loop.
 - Linearizable reads use Raft's ReadIndex on every node: a follower's engine asks
   the leader for the read index (READ_INDEX), and the node serves the read from its
   own KV store once its applied index reaches it. So reads are not proxied; only
@@ -70,7 +74,7 @@ from senate.kv import (
     encode_request,
     new_lease_id,
 )
-from senate.raft import RaftConfig, RaftMessage, message_from_wire, raft_factory
+from senate.raft import Raft, RaftConfig, RaftMessage, message_from_wire
 from senate.runtime.config import NodeConfig, format_addr
 from senate.runtime.driver import Driver
 from senate.runtime.faults import FaultRules
@@ -83,6 +87,7 @@ from senate.runtime.leases import (
     LeaseTime,
     register_lease_messages,
 )
+from senate.runtime.membership import MemberBook, Members
 from senate.runtime.peerinfo import INFO_KIND, INFO_TICKS, PeerInfo, register_peer_info
 from senate.runtime.transport import Transport, TransportConfig
 from senate.storage import FileLogStore
@@ -128,9 +133,18 @@ class Node:
         kv = KVStore(max_value_bytes=config.max_value_bytes)
         if snap is not None:
             kv = KVStore.restore(snap.data, max_value_bytes=config.max_value_bytes)
-        membership = Membership(frozenset(config.cluster))
+        # Who the initial voters are and where members listen: from the data dir
+        # once it has them (the log decides membership), else from the flags.
+        self.book = MemberBook.open(
+            config.data_dir,
+            self.id,
+            config.cluster,
+            format_addr(config.http_addr),
+            join=config.join,
+        )
+        membership = Membership(self.book.base)
         raft_cfg = RaftConfig(election_ticks=config.election_ticks)
-        self.engine = raft_factory(raft_cfg)(self.id, membership, durable, self._rng)
+        self.engine = Raft(self.id, membership, durable, self._rng, raft_cfg)
         hs = durable.hard_state
         logger.info(
             "node %s recovered from %s: term %d, commit %d, snapshot at %d, %d log entries",
@@ -154,7 +168,7 @@ class Node:
         self.transport = Transport(
             self.id,
             config.peer_addr,
-            config.peers,
+            self.book.peers(),
             self._on_message,
             kind=RAFT_KIND,
             codec=self.codec,
@@ -172,6 +186,15 @@ class Node:
             snap_index=snap.index if snap else 0,
             on_progress=self._on_progress,
         )
+        self.membership = Members(
+            self.book,
+            self.engine,
+            self.transport,
+            self.driver.kick,
+            config.write_timeout,
+            self.peer_http,
+        )
+        self.driver.on_conf_change = self.membership.on_conf_change
         self.lanes = LanePool(self.id)
         self._lease_rng = random.Random(int.from_bytes(os.urandom(8), "big"))  # lease ids
         loop_ms = _monotonic_ms
@@ -185,7 +208,7 @@ class Node:
         )
         self.leases.reset(iter(kv.leases))
         self.driver.on_apply = self.leases.observe
-        self.driver.on_install = lambda: self.leases.reset(iter(self.kv.leases))
+        self.driver.on_install = self._on_install
         self._read_nonce = secrets.token_bytes(8)
         self._read_seq = 0
         self._last_view: tuple[Role, int, str | None] = (Role.FOLLOWER, hs.term, None)
@@ -239,6 +262,7 @@ class Node:
             next_at = max(next_at + period, now + period / 2)
             self.engine.tick()
             self.leases.tick()
+            self.membership.tick()
             self.driver.kick()
 
     # ---- messages --------------------------------------------------------------
@@ -248,8 +272,12 @@ class Node:
 
     def _send_info(self) -> None:
         http = format_addr(self.config.http_addr)
-        for peer in self.config.peers:
+        for peer in self.transport.peers:
             self.transport.send(PeerInfo(self.id, peer, http), INFO_KIND)
+
+    def _on_install(self) -> None:
+        self.leases.reset(iter(self.kv.leases))
+        self.membership.on_install()
 
     def _on_message(self, msg: Message) -> None:
         if isinstance(msg, RaftMessage):
@@ -492,19 +520,11 @@ class Node:
             return None
         if node_id == self.id:
             return format_addr(self.config.http_addr)
-        return self.peer_http.get(node_id)
+        return self.membership.http_of(node_id)
 
     def members(self) -> list[dict[str, Any]]:
-        voters = self.engine.status().membership.voters
-        return [
-            {
-                "id": nid,
-                "peer": format_addr(addr),
-                "http": self.http_of(nid),
-                "voter": nid in voters,
-            }
-            for nid, addr in sorted(self.config.cluster.items())
-        ]
+        """Every member of the configuration in force (the log's, appended)."""
+        return self.membership.listing()
 
     def status(self) -> dict[str, Any]:
         st = self.engine.status()
