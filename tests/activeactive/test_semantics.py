@@ -248,3 +248,14 @@ def test_redis_errors_and_options() -> None:
     assert a("ZADD", "z", "CH", "5", "m", "1", "n") == b":2\r\n"
     assert a("SELECT", "1") == b"-ERR DB index is out of range\r\n"
     assert a("HSET", "h", "f") == b"-ERR wrong number of arguments for 'hset' command\r\n"
+
+
+def test_a_replica_total_past_uint64_is_refused_like_an_overflow() -> None:
+    (a,) = cluster(1)
+    big = str(2**63 - 1)
+    for _ in range(2):
+        assert a("INCRBY", "k", big) == b":%s\r\n" % big.encode()
+        assert a("DECRBY", "k", big) == b":0\r\n"
+    # this replica's increments so far total 2 * (2**63 - 1); one more passes 2**64 - 1
+    assert a("INCRBY", "k", big) == b"-ERR increment or decrement would overflow\r\n"
+    assert a("GET", "k") == b"$1\r\n0\r\n"

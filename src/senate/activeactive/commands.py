@@ -426,14 +426,21 @@ def _incr(cx: Commands, key: bytes, by: int) -> bytes:
     new = current + by
     if not INT64_MIN <= new <= INT64_MAX:
         return OVERFLOW
+    slot = INT_UP if by >= 0 else INT_DOWN
+    if total_would_overflow(cx, key, STRING, b"", slot, abs(by)):
+        return OVERFLOW
     b, state = cx.write(key, STRING)
     cell = state.cell(STRING, b"")
-    slot = INT_UP if by >= 0 else INT_DOWN
-    mine = cell.tot.get(b.dot[0])
-    if mine is not None and mine[slot] + abs(by) > MAX_TOTAL:
-        return OVERFLOW
     b.delta(key).cells.append((STRING, b"", cell.bump(b.dot, b.ts, slot, abs(by))))
     return enc.integer(new)
+
+
+def total_would_overflow(cx: Commands, key: bytes, t: int, f: bytes, slot: int, by: int) -> bool:
+    """Would this replica's counter total pass 2**64-1 (it travels as a msgpack uint64)?"""
+    ks = cx.space.keys.get(key)
+    cell = ks.cells[t].get(f) if ks is not None else None
+    mine = cell.tot.get(cx.space.node) if cell is not None else None
+    return mine is not None and mine[slot] + by > MAX_TOTAL
 
 
 @command("incr", 2)

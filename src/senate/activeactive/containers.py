@@ -18,7 +18,6 @@ import math
 
 from senate.activeactive.cell import FLOAT_DOWN, FLOAT_UP, INT_DOWN, INT_UP
 from senate.activeactive.commands import (
-    MAX_TOTAL,
     NOT_FLOAT,
     OVERFLOW,
     SYNTAX,
@@ -27,6 +26,7 @@ from senate.activeactive.commands import (
     command,
     float_arg,
     int_arg,
+    total_would_overflow,
 )
 from senate.activeactive.keys import HASH, SET, ZSET, KeyState
 from senate.activeactive.values import (
@@ -171,12 +171,11 @@ def _hincrby(cx: Commands, args: list[bytes]) -> bytes:
     new = current + by
     if not INT64_MIN <= new <= INT64_MAX:
         return OVERFLOW
+    slot = INT_UP if by >= 0 else INT_DOWN
+    if total_would_overflow(cx, args[1], HASH, args[2], slot, abs(by)):
+        return OVERFLOW
     b, state = cx.write(args[1], HASH)
     cell = state.cell(HASH, args[2])
-    slot = INT_UP if by >= 0 else INT_DOWN
-    mine = cell.tot.get(b.dot[0])
-    if mine is not None and mine[slot] + abs(by) > MAX_TOTAL:
-        return OVERFLOW
     b.delta(args[1]).cells.append((HASH, args[2], cell.bump(b.dot, b.ts, slot, abs(by))))
     return enc.integer(new)
 
