@@ -132,6 +132,10 @@ class MemberBook:
     ) -> MemberBook:
         """The book saved in `data_dir`, or a new one from the flags (and saved)."""
         path = data_dir / BOOK_FILE
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"data dir {data_dir} is unusable: {exc.strerror or exc}") from None
         if path.exists():
             book = cls._load(path, node_id)
         else:
