@@ -15,6 +15,11 @@ Rules this file keeps:
     skew     per-node clock offset and drift rate
 - Link faults are on for the whole active phase at an intensity drawn per run; node
   and partition faults are events the nemesis schedules from its own random stream.
+- Besides random targets the nemesis aims where consensus bugs live: at the current
+  leader, at a leader just elected (churn), at a leader the moment it first commits
+  in its term (strike), and at crash points: a crash armed for a node's next fsync,
+  and a chance to crash while a new term or vote is being synced. A crash loses the
+  unsynced writes, sometimes leaving a torn prefix (disk.py).
 - Everything heals at `heal()`: partitions lifted, crashed nodes restarted, paused
   nodes resumed, link faults off, so the run ends with a quiet period in which
   pending operations can complete.
