@@ -1,7 +1,12 @@
-"""`senate members` as a user runs it: `list` against a real 3-node cluster (table
-and JSON); bad usage exits 2 with one line before any request is made (the
-endpoints there refuse connections, so a request would exit 1); an unreachable
-cluster exits 1 with one line."""
+"""`senate members` as a user runs it.
+
+Against real clusters: `list` (table and JSON); `add` of a fourth node started
+with --join (it becomes a voter) and `remove` of it, through endpoints that
+include followers (they refuse with 503 and the client moves on to the leader).
+Bad usage exits 2 with one line before any request is made (the endpoints there
+refuse connections, so a request would exit 1); an unreachable cluster exits 1
+with one line.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "client"))
 
 from cli_inprocess import Ran, run_main
-from client_cluster import endpoints, session_cluster
-from senate_harness import wait_for
+from client_cluster import endpoints, session_cluster, started_cluster
+from senate_harness import HOST, NodeProc, free_ports, wait_for
 
 from senate.client import RetryPolicy, sync
 
@@ -92,3 +97,39 @@ def test_list_shows_every_member(tmp_path_factory: pytest.TempPathFactory) -> No
         assert node.node_id in table.stdout
         assert f"127.0.0.1:{node.http_port}" in table.stdout
     assert "voter" in table.stdout
+
+
+def test_add_a_joining_node_then_remove_it(tmp_path: Path) -> None:
+    cluster = started_cluster(tmp_path)
+    try:
+        urls = ",".join(endpoints(cluster))  # the three founders, followers included
+        peer, http_port = free_ports(2)
+        n4 = NodeProc("n4", peer, http_port, tmp_path / "n4", tmp_path / "n4.log")
+        cluster.nodes["n4"] = n4  # the cluster flag now names it too; close() stops it
+        with open(n4.log_path, "ab") as log:
+            n4.proc = subprocess.Popen(
+                [*cluster.argv(n4), "--join"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for("n4 to serve HTTP", lambda: cluster.status("n4"), 20)
+        added = members(
+            "add", "n4", "--peer", f"{HOST}:{peer}", "--http", f"{HOST}:{http_port}", urls=urls
+        )
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.startswith("added n4")
+
+        def n4_votes() -> bool:
+            docs = json.loads(members("list", "--json", urls=urls).stdout)
+            return any(d["id"] == "n4" and d["voter"] for d in docs)
+
+        wait_for("n4 to be promoted to voter", n4_votes, 20, every=0.5)
+        removed = members("remove", "n4", urls=urls)
+        assert (removed.returncode, removed.stdout) == (0, "removed n4\n"), removed.stderr
+        docs = json.loads(members("list", "--json", urls=urls).stdout)
+        assert sorted(d["id"] for d in docs) == ["n1", "n2", "n3"]
+        again = members("remove", "n4", urls=urls)
+        assert again.returncode == 1 and len(again.stderr.splitlines()) == 1
+    finally:
+        cluster.close()
