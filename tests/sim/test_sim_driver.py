@@ -9,6 +9,7 @@ import fake_engine
 import pytest
 
 from senate.consensus.types import Entry
+from senate.errors import NotLeader
 from senate.sim import FaultConfig, SimConfig, engines, run_simulation
 
 
@@ -93,3 +94,16 @@ def test_a_replica_applying_a_different_command_is_caught(
     monkeypatch.setattr(fake_engine.FakeEngine, "ready", skewed)
     r = run_simulation(_cfg())
     assert r.violations and r.violations[0].kind == "state machine safety"
+
+
+def test_a_cluster_that_serves_nothing_after_the_heal_is_stuck(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: fake_engine.FakeEngine, *args: object) -> None:
+        raise NotLeader(None)
+
+    monkeypatch.setattr(fake_engine.FakeEngine, "propose", refuse)
+    monkeypatch.setattr(fake_engine.FakeEngine, "read_index", refuse)
+    r = run_simulation(_cfg())
+    assert r.violations and r.violations[0].kind == "liveness"
+    assert r.ops["ok"] == 0 and r.ops["info"] == 0  # a refusal proves nothing happened

@@ -68,7 +68,11 @@ def _summary(result: SimResult) -> Table:
         f"dup={net['duplicated']} blocked={net['blocked']} overflow={net['overflowed']}",
     )
     ops = result.ops
-    table.add_row("ops", f"ok={ops['ok']} fail={ops['fail']} info={ops['info']}")
+    table.add_row(
+        "ops",
+        f"ok={ops['ok']} fail={ops['fail']} info={ops['info']} "
+        f"(ok after the final heal: {result.ops_ok_after_heal})",
+    )
     table.add_row("verdict", f"{result.verdict}: {result.check_message}")
     table.add_row(
         "invariants",

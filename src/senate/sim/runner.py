@@ -9,6 +9,7 @@ Rules this file keeps:
   operations run on a quiet cluster, so pending operations can complete.
 - The first invariant violation stops the run; an exception escaping an engine is
   a violation too (a core must never crash on what the network delivers).
+- Liveness, weakly: once healed, the cluster must serve at least one operation.
 - At the end the history goes to the linearizability checker. NOT_LINEARIZABLE and
   UNKNOWN both fail the run; they are reported distinctly.
 """
@@ -78,6 +79,7 @@ class SimResult:
     history: list[HistoryEvent]
     net: dict[str, int]
     engine_config: Any
+    ops_ok_after_heal: int
 
     @property
     def ok(self) -> bool:
@@ -176,6 +178,12 @@ def run_simulation(cfg: SimConfig) -> SimResult:
             violations.append(
                 Violation(sched.now, "-", "liveness", f"only {load.completed}/{cfg.ops} ops ended")
             )
+        elif load.quiet_from is not None and heal_at < cfg.ops and load.ok_after == 0:
+            # After the heal the network is clean and every node is up: a cluster
+            # that still serves nothing is stuck.
+            violations.append(
+                Violation(sched.now, "-", "liveness", "no op succeeded after the final heal")
+            )
         else:
             result = check_events(events_from_dicts(load.history), max_steps=cfg.check_max_steps)
             verdict, message = result.verdict.value, result.message
@@ -202,6 +210,7 @@ def run_simulation(cfg: SimConfig) -> SimResult:
             "overflowed": stats.overflowed,
         },
         engine_config=engine_cfg,
+        ops_ok_after_heal=load.ok_after,
     )
 
 
