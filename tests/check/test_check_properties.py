@@ -110,3 +110,23 @@ def test_agrees_with_brute_force_on_small_histories(
     if not expected:
         assert check_events(result.window).verdict is Verdict.NOT_LINEARIZABLE
         assert len(result.window) <= len(events)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_window_of_a_stale_read_in_a_busy_history_is_small(seed: int) -> None:
+    rng = random.Random(seed)
+    events = register_history(rng, ops=2000, processes=8, keys=2, info_rate=0.05)
+    late = [i for i, e in enumerate(events) if e.f == "read" and e.type == "ok" and i > 3000]
+    index = rng.choice(late)
+    read = events[index]
+    early = [
+        e.value for e in events[:500] if e.f == "write" and e.type == "ok" and e.key == read.key
+    ]
+    corrupted = list(events)
+    corrupted[index] = dataclasses.replace(read, value=early[-1])
+
+    result = check_events(corrupted)
+    assert result.verdict is Verdict.NOT_LINEARIZABLE
+    assert 2 <= len(result.window) <= 30, len(result.window)
+    assert check_events(result.window).verdict is Verdict.NOT_LINEARIZABLE

@@ -275,8 +275,6 @@ def _check_completion(invoke: Event, done: Event, label: str) -> None:
             f"{label}: completion {done.f} {done.key!r} does not match the open invoke "
             f"{invoke.f} {invoke.key!r} of process {invoke.process}"
         )
-    if invoke.f == "cas" and not _is_pair(invoke.value):
-        raise MalformedInput(f"{label}: the cas invoke has no [old, new] value")
     repeats = invoke.f in ("write", "cas") and done.value is not None
     if repeats and not same_value(done.value, invoke.value):
         raise MalformedInput(

@@ -8,7 +8,8 @@ Rules this file keeps:
      r become optional, and the register starts from ANY value. (Any linearization of
      the history, cut after the last operation that must finish by r and before the
      first that starts after a, would linearize this slice from some value.) The largest
-     a that still fails is found by bisection; a = the first invoke starts from absent.
+     a that still fails is found by galloping back from r, then bisection; a = the first
+     invoke starts from absent.
   2. Relax: turn definite operations optional (for a read, that drops it) in shrinking
      chunks, keeping each relaxation under which the slice still fails. Making an
      operation optional only allows more orders, so the slice stays a witness.
@@ -48,10 +49,19 @@ def minimal_window(ops: Sequence[KeyOp], stuck: KeyOp, *, max_steps: int) -> lis
     assert stuck.ret is not None
     end = stuck.ret
     starts = sorted({op.call for op in ops if op.call <= end})
-    # Bisection for the latest start a whose slice still fails; starts[0] needs no check
-    # (the search already failed there), and a later start must be proven to fail.
-    best = 0
-    low, high = 1, len(starts) - 1
+    # The latest start a whose slice still fails: gallop back from the stuck point (short
+    # slices are cheap), then bisect. starts[0] needs no check (the search already
+    # failed there); any later start must be proven to fail.
+    best, passed = 0, len(starts)  # starts[best] fails; starts[passed:] did not
+    distance = 1
+    while len(starts) - distance > 0:
+        probe = len(starts) - distance
+        if budget.fails(_slice(ops, starts[probe], end), ANY):
+            best = probe
+            break
+        passed = probe
+        distance *= 2
+    low, high = best + 1, passed - 1
     while low <= high:
         middle = (low + high) // 2
         if budget.fails(_slice(ops, starts[middle], end), ANY):
