@@ -38,7 +38,12 @@ class Verdict(enum.Enum):
 
 @dataclass(slots=True)
 class CheckResult:
-    """The verdict, a readable message, and for a violation its key and event window."""
+    """The verdict, a readable message, and for a violation its key and event window.
+
+    `window` holds whole operations (invoke and completion events, in history order)
+    that by themselves are not linearizable. `steps` counts the search steps spent on
+    the verdict; shrinking the window has its own budget and is not counted.
+    """
 
     verdict: Verdict
     message: str
@@ -104,7 +109,7 @@ def _violation(
     message = (
         f"key {key!r} is not linearizable: {stuck.op.describe()} cannot be placed; "
         f"{context}. A window of {_count(len(window_ops), 'operation')} shows it"
-        + (f" ({optional} of them may or may not have taken effect)." if optional else ".")
+        + (f", even without assuming that {optional} of them took effect." if optional else ".")
     )
     return CheckResult(
         Verdict.NOT_LINEARIZABLE,
