@@ -130,3 +130,12 @@ def test_window_of_a_stale_read_in_a_busy_history_is_small(seed: int) -> None:
     assert result.verdict is Verdict.NOT_LINEARIZABLE
     assert 2 <= len(result.window) <= 30, len(result.window)
     assert check_events(result.window).verdict is Verdict.NOT_LINEARIZABLE
+
+
+def test_generator_is_deterministic_per_seed() -> None:
+    def make(seed: int) -> list[str]:
+        history = register_history(random.Random(seed), ops=200, processes=4, info_rate=0.1)
+        return [e.to_json() for e in history]
+
+    assert make(5) == make(5)
+    assert make(5) != make(6)
