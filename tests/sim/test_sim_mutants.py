@@ -27,5 +27,8 @@ def test_mutant_is_caught(name: str) -> None:
         if not result.ok:
             print(f"mutant {name} caught by seed {seed}: {result.failure()}")
             print(f"  replay: {result.replay_command}")
+            # Control: the real engine passes the same seed, so the bug caught it.
+            control = run_simulation(SimConfig(seed=seed, nodes=NODES))
+            assert control.ok, f"the real engine fails seed {seed} too: {control.failure()}"
             return
     pytest.fail(f"mutant {name} survived seeds {SEED_BUDGET.start}..{SEED_BUDGET.stop - 1}")
