@@ -73,6 +73,8 @@ def test_add_a_fourth_node_and_remove_one_and_the_leader_while_clients_write(
         refused = c.request(follower, "POST", "/v1/members", body.encode())
         assert refused.status == 503, refused.body
         assert c.nodes[leader].url[7:] in refused.json()["message"]
+        for bad in (b"{", b'{"id": "n4"}', b'{"id": "n 4", "peer": "h:1", "http": "h:2"}'):
+            assert c.request(leader, "POST", "/v1/members", bad).status == 400, bad
         added = c.request(leader, "POST", "/v1/members", body.encode(), timeout=15)
         assert added.status == 200, added.body
         assert added.json()["added"] == "n4"
