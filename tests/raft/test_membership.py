@@ -188,3 +188,20 @@ def test_snapshot_meta_is_what_compact_keeps_not_a_later_change() -> None:
     assert (lead.snapshot.term, lead.snapshot.membership) == (term, membership)
     with pytest.raises(EngineMisuse):
         lead.snapshot_meta(lead.log.last_index + 1)
+
+
+def test_a_joining_node_outside_the_configuration_never_campaigns() -> None:
+    c, leader = _cluster()
+    # Started as `senate node --join` starts it: the voters it knows exclude it.
+    c.add_node("d", Membership(frozenset("abc")))
+    term = c.engines[leader].term
+    c.cut |= {(leader, "d"), ("d", leader)}  # it hears from nobody: its timer runs out
+    c.tick(60)
+    d = c.engines["d"]
+    assert d.role == Role.FOLLOWER and d.term == 0
+    assert not any(m.src == "d" for m in c.delivered)
+    c.heal()
+    c.engines[leader].propose_membership(ConfChange(ADD, "d"))
+    c.tick(3)
+    assert d.status().role == Role.LEARNER and c.engines[leader].term == term
+    assert c.engines[leader].learner_caught_up("d")
