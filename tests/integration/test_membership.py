@@ -110,6 +110,11 @@ def test_add_a_fourth_node_and_remove_one_and_the_leader_while_clients_write(
     result = judge(rec, min_writes=40)
     assert result.verdict is Verdict.LINEARIZABLE, result.message
 
+    # n4 was a learner first: added, then promoted by the leader unasked.
+    logs = "".join(n.log_path.read_text(errors="replace") for n in c.nodes.values())
+    assert "learner n4 caught up; promoting it" in logs
+    assert logs.index("applied add_learner n4") < logs.index("applied promote n4")
+
     # The new node holds every acknowledged write: the very state of the leader.
     lead_st = c.status(leader)
     assert lead_st is not None
