@@ -8,8 +8,8 @@ Rules this file keeps:
   nodes never share a WAL.
 - SIGTERM and SIGINT stop the node cleanly (exit 0): HTTP first, then the
   engine, the transport and the WAL. A fatal storage error exits 1.
-- `--resp` is accepted (the contract lists it) and ignored with a log line until
-  the RESP server exists.
+- `--resp HOST:PORT` also serves the Redis protocol: the active-active CRDT store
+  (runtime/resp_service.py), replicated to every member over the peer transport.
 - `--enable-fault-admin` (tests only) serves /v1/admin/faults, which can cut this
   node's peer links; without it the endpoint does not exist.
 - `--join` starts a new member (docs/API.md, "Members"): it is not a voter of its
@@ -52,7 +52,9 @@ logger = logging.getLogger("senate.node")
 @click.option("--data-dir", required=True, type=click.Path(path_type=Path), help="WAL + snapshots.")
 @click.option("--peer", required=True, help="host:port to listen on for peers.")
 @click.option("--http", "http", required=True, help="host:port of the HTTP/JSON API.")
-@click.option("--resp", default=None, help="host:port for RESP (accepted; not served yet).")
+@click.option(
+    "--resp", default=None, help="host:port to serve the Redis protocol (active-active CRDTs)."
+)
 @click.option("--cluster", required=True, help="Initial members: id=host:port,... (self included).")
 @click.option("--cluster-id", default="senate", show_default=True, help="Refuse other clusters.")
 @click.option(
@@ -206,10 +208,6 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
     )
     if config.fault_admin:
         logger.warning("fault admin endpoint enabled: anyone reaching the HTTP port can cut links")
-    if config.resp_addr is not None:
-        logger.info(
-            "--resp %s ignored: no RESP server in this build yet", format_addr(config.resp_addr)
-        )
     assert node_obj.failed is not None
     stopper = loop.create_task(stop.wait())
     waits: list[asyncio.Future[Any]] = [stopper, node_obj.failed]

@@ -3,7 +3,7 @@
 Port scheme (base port P, default 7100; node i counts from 1):
     peer  127.0.0.1:P+i          (7101, 7102, 7103)
     http  127.0.0.1:P+1000+i     (8101, 8102, 8103)
-    resp  127.0.0.1:P-1000+i     (6101, ...; printed once a RESP server exists)
+    resp  127.0.0.1:P-1000+i     (6101, 6102, 6103)
 The defaults avoid the well-known ports of common services (HTTP 8080, Redis 6379,
 etcd 2379/2380, Postgres 5432) and match CONTRACT.md's examples, so
 `senate status` finds the cluster with no flags.
@@ -56,6 +56,7 @@ class Member:
     node_id: str
     peer_port: int
     http_port: int
+    resp_port: int
     data_dir: Path
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
@@ -87,6 +88,7 @@ def plan(nodes: int, base_port: int, data_dir: Path) -> list[Member]:
             node_id=f"n{i}",
             peer_port=base_port + i,
             http_port=base_port + HTTP_OFFSET + i,
+            resp_port=base_port + RESP_OFFSET + i,
             data_dir=data_dir / f"n{i}",
             log_path=data_dir / f"n{i}.log",
         )
@@ -115,7 +117,12 @@ def up(nodes: int, base_port: int, data_dir: Path, protocol: str) -> None:
     if protocol != "raft":
         raise UsageError(f"--protocol {protocol}: that engine is not available yet (use raft)")
     members = plan(nodes, base_port, data_dir)
-    busy = [p for m in members for p in (m.peer_port, m.http_port) if not _port_free(p)]
+    busy = [
+        p
+        for m in members
+        for p in (m.peer_port, m.http_port, m.resp_port)
+        if not _port_free(p)
+    ]
     if busy:
         raise SenateError(
             f"port(s) {', '.join(map(str, busy))} on {HOST} are in use "
@@ -134,10 +141,10 @@ def up(nodes: int, base_port: int, data_dir: Path, protocol: str) -> None:
         for m in members:
             _spawn(m, cluster)
             say(
-                f"  {m.node_id}  http {m.http_url}  peer {HOST}:{m.peer_port}  "
+                f"  {m.node_id}  http {m.http_url}  resp {HOST}:{m.resp_port}  "
+                f"peer {HOST}:{m.peer_port}  "
                 f"pid {m.proc.pid if m.proc else '?'}  log {m.log_path}"
             )
-        say("  resp: none yet (the RESP server is not in this build)")
         code = _run(members, stop)
     finally:
         code_after = _stop_all(members)
@@ -184,6 +191,8 @@ def _spawn(m: Member, cluster: str) -> None:
         f"{HOST}:{m.peer_port}",
         "--http",
         f"{HOST}:{m.http_port}",
+        "--resp",
+        f"{HOST}:{m.resp_port}",
         "--cluster",
         cluster,
     ]

@@ -86,7 +86,7 @@ class NodeConfig:
     peer_addr: Addr  # where this node listens for peers
     http_addr: Addr  # where it serves the HTTP/JSON API
     cluster: dict[str, Addr] = field(default_factory=dict)  # initial members, self included
-    resp_addr: Addr | None = None  # accepted for the contract; no RESP server yet
+    resp_addr: Addr | None = None  # RESP (active-active CRDT store); None = off
     cluster_id: str = "senate"
     tick_ms: int = DEFAULT_TICK_MS
     election_ticks: int = DEFAULT_ELECTION_TICKS

@@ -89,6 +89,7 @@ from senate.runtime.leases import (
 )
 from senate.runtime.membership import MemberBook, Members
 from senate.runtime.peerinfo import INFO_KIND, INFO_TICKS, PeerInfo, register_peer_info
+from senate.runtime.resp_service import CrdtMessage, RespService
 from senate.runtime.transport import Transport, TransportConfig
 from senate.storage import FileLogStore
 from senate.wire.codec import Codec
@@ -164,6 +165,12 @@ class Node:
         register_forward(self.codec)
         register_lease_messages(self.codec)
         register_peer_info(self.codec)
+        # The active-active RESP store shares the peer transport (kind "crdt"). Every
+        # node decodes its messages, so a node without --resp drops them politely
+        # instead of closing the link the Raft traffic also uses.
+        self.resp = RespService.create(
+            config, self.codec, self.book.peers(), self._rng, self._send_crdt
+        )
         self.peer_http: dict[str, str] = {}  # what each peer said its HTTP address is
         self.transport = Transport(
             self.id,
@@ -223,6 +230,7 @@ class Node:
         self.failed = loop.create_future()
         self._leader_change = loop.create_future()
         await self.transport.start()
+        await self.resp.start()
         self._tasks = [
             loop.create_task(self._guard(self.driver.run()), name=f"senate-driver-{self.id}"),
             loop.create_task(self._guard(self._tick_loop()), name=f"senate-ticker-{self.id}"),
@@ -243,6 +251,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.resp.close()
         await self.transport.close()
         self.store.close()
         logger.info("node %s stopped", self.id)
@@ -270,6 +279,9 @@ class Node:
     def _send(self, msg: Message) -> None:
         self.transport.send(msg)
 
+    def _send_crdt(self, msg: Message) -> None:
+        self.transport.send(msg, RespService.KIND)
+
     def _send_info(self) -> None:
         http = format_addr(self.config.http_addr)
         for peer in self.transport.peers:
@@ -287,6 +299,8 @@ class Node:
             self._on_forward(msg)
         elif isinstance(msg, (LeaseAsk, LeaseReply)):
             self.leases.on_message(msg)
+        elif isinstance(msg, CrdtMessage):
+            self.resp.on_message(msg)
         elif isinstance(msg, PeerInfo):
             if self.peer_http.get(msg.src) != msg.http:
                 logger.info("node %s: %s serves HTTP on %s", self.id, msg.src, msg.http)
