@@ -28,6 +28,7 @@ Rules kept in this file:
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import logging
 import struct
 import time
@@ -80,7 +81,7 @@ class DurableLog:
         self.broken: str | None = None
         self.records_since_snapshot = 0
         self.fsyncs = 0
-        self._last_batch = 0
+        self._recent: deque[int] = deque(maxlen=16)  # sizes of the last batches
         self._last_sync = 0.0  # seconds the last write + fdatasync took
         self._closing = False
 
@@ -166,7 +167,7 @@ class DurableLog:
                 continue
             await self._linger()
             batch, self._pending = self._pending, []
-            self._last_batch = len(batch)
+            self._recent.append(len(batch))
             position = self._appended
             vv = self._cut_state()
             snap = self._snapshot
@@ -192,14 +193,15 @@ class DurableLog:
         """Group commit: wait briefly for the writers the last fsync answered, so one
         fdatasync serves them all again (they send their next writes a fraction of a
         millisecond after their replies). Waits only while the batch is smaller than the
-        last one, stops after LINGER_QUIET with no new record, and never past LINGER_MAX;
-        a lone writer (last batch of one) is synced at once."""
+        largest of the last 16, stops after LINGER_QUIET with no new record, and never
+        past half the last fsync's time or LINGER_MAX; a lone writer is synced at once."""
         loop = asyncio.get_running_loop()
         start = last_arrival = loop.time()
         seen = len(self._pending)
         # Worth waiting only when the disk is slow: at most half the last fsync's time.
         limit = min(LINGER_MAX, self._last_sync / 2)
-        while len(self._pending) < self._last_batch and loop.time() - start < limit:
+        target = max(self._recent, default=0)
+        while len(self._pending) < target and loop.time() - start < limit:
             await asyncio.sleep(LINGER_STEP)
             now = loop.time()
             if len(self._pending) != seen:
