@@ -99,6 +99,7 @@ class NodeProc:
     data_dir: Path
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    resp_port: int = 0  # 0: this node serves no RESP
 
     @property
     def url(self) -> str:
@@ -113,18 +114,22 @@ class Cluster:
     root: Path
     size: int = 3
     extra_args: tuple[str, ...] = ()
+    resp: bool = False  # every node also serves RESP (the active-active store)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        ports = free_ports(2 * self.size)
+        per_node = 3 if self.resp else 2
+        ports = free_ports(per_node * self.size)
         for i in range(self.size):
             nid = f"n{i + 1}"
+            mine = ports[per_node * i : per_node * (i + 1)]
             self.nodes[nid] = NodeProc(
                 nid,
-                ports[2 * i],
-                ports[2 * i + 1],
+                mine[0],
+                mine[1],
                 self.root / nid,
                 self.root / f"{nid}.log",
+                resp_port=mine[2] if self.resp else 0,
             )
 
     @property
@@ -147,6 +152,7 @@ class Cluster:
             f"{HOST}:{node.http_port}",
             "--cluster",
             self.cluster_flag,
+            *(("--resp", f"{HOST}:{node.resp_port}") if node.resp_port else ()),
             *self.extra_args,
         ]
 
