@@ -28,11 +28,11 @@ Rules kept in this file:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 import logging
 import struct
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
