@@ -420,10 +420,10 @@ class PaxosCore:
             return
         log = self.log
         # Skip what we already hold: rewriting equal entries would only cost I/O.
-        skip = 0
-        while skip < len(entries) and log.term(entries[skip].index) == entries[skip].term:
-            skip += 1
-        entries = entries[skip:]
+        held = 0
+        while held < len(entries) and log.term(entries[held].index) == entries[held].term:
+            held += 1
+        entries = entries[held:]
         if not entries:
             return
         changed = self.conf.truncate_from(entries[0].index)
