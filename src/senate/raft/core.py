@@ -109,6 +109,8 @@ class RaftCore:
         self.acked_tick: dict[str, int] = {}
         self.reads: deque[ReadRequest] = deque()
         self.read_round_due = False  # reads wait for a heartbeat round not yet sent
+        # New entries or a new commit index to broadcast: sent once, at the next ready().
+        self.append_due = False
         self.reads_waiting: list[tuple[str, bytes]] = []  # until a current-term commit
         self._now: list[RaftMessage] = []
         self._after: list[RaftMessage] = []
@@ -165,6 +167,7 @@ class RaftCore:
         self.transfer_sent = False
         self.reads.clear()
         self.read_round_due = False
+        self.append_due = False
         self.reads_waiting.clear()
         self.acked_round = {}
         self.acked_tick = {}

@@ -9,6 +9,10 @@ Rules this file keeps:
   so a divergent suffix costs about one round trip per term, not per entry;
 - commit = the largest index a quorum of voters holds *and* whose entry has the
   current term; the leader's own holding is `log.stable` (durable), never more;
+- proposals and commit advances only mark `append_due`; ready() sends one append
+  per follower for all of them (flush_appends), so followers learn a new commit
+  index in the next Ready, with the entries proposed meanwhile; heartbeats carry
+  it too (up to what the follower holds);
 - ReadIndex: a read records the commit index, then waits for a heartbeat round
   sent after it to be answered by a quorum (this node's own answer is implicit).
   Reads are batched: all that arrive between two rounds wait for round
@@ -131,7 +135,9 @@ class RaftLeader(RaftCore):
         if index <= self.log.committed or not self.can_commit_at(index):
             return
         self.log.commit_to(index)
-        self.bcast_append()
+        # Not an append per commit advance: one broadcast per Ready carries the new
+        # commit index (and any new entries) to every follower (flush_appends).
+        self.append_due = True
         if self.reads_waiting and self.committed_in_term():
             waiting, self.reads_waiting = self.reads_waiting, []
             for origin, ctx in waiting:
@@ -232,6 +238,17 @@ class RaftLeader(RaftCore):
         # that round (sent at the next ready(), or by the next tick), one for all.
         self.reads.append(ReadRequest(index, ctx, origin, self.hb_round + 1))
         self.read_round_due = True
+
+    def flush_appends(self) -> None:
+        """One append to each follower for everything proposed or committed since the last.
+
+        Called at every ready(): those messages could leave no sooner anyway (the
+        driver sends them with the Ready), so batching them costs no latency.
+        """
+        if self.append_due:
+            self.append_due = False
+            if self.role == Role.LEADER:
+                self.bcast_append()
 
     def flush_read_round(self) -> None:
         """Send the heartbeat round that the reads queued since the last one wait for."""

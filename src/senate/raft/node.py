@@ -94,7 +94,7 @@ class Raft(RaftLeader):
     def propose(self, data: bytes) -> None:
         self._check_proposals_open()
         self.append_entries([Entry(self.log.last_index + 1, self.term, EntryKind.NORMAL, data)])
-        self.bcast_append()
+        self.append_due = True  # sent with the next ready(), with every other proposal
 
     def propose_membership(self, change: ConfChange) -> None:
         """One server at a time; PROMOTE only once the learner holds every committed entry."""
@@ -204,6 +204,7 @@ class Raft(RaftLeader):
             return False
         return bool(
             self.read_round_due
+            or self.append_due
             or self._now
             or self._after
             or self.read_states
@@ -216,6 +217,7 @@ class Raft(RaftLeader):
     def ready(self) -> Ready:
         if self._outstanding is not None:
             raise EngineMisuse("ready() called again before advance()")
+        self.flush_appends()  # one append per follower for the proposals and commits since
         self.flush_read_round()  # one quorum round for every read queued since the last
         hs = self.hard_state()
         rd = Ready(
