@@ -10,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from senate.errors import MalformedInput
-from senate.runtime.forward import FORWARD, Forward, register_forward
+from senate.kv import KeyValue, Result, TxnResult
+from senate.kv.txn import GetResult, PutResult
+from senate.runtime.forward import (
+    FORWARD,
+    FORWARD_RESULT,
+    Forward,
+    ForwardResult,
+    register_forward,
+)
 from senate.runtime.leases import (
     LEASE_KIND,
     LeaseAsk,
@@ -38,11 +46,24 @@ def _codec() -> Codec:
     return codec
 
 
-@given(ids, ids, st.binary(min_size=1, max_size=64))
-def test_forward_round_trip(src: str, dst: str, data: bytes) -> None:
+@given(ids, ids, st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=5))
+def test_forward_round_trip(src: str, dst: str, datas: list[bytes]) -> None:
     codec = _codec()
-    msg = Forward(src, dst, data)
+    msg = Forward(src, dst, tuple((f"c{i}", i + 1, d) for i, d in enumerate(datas)))
     envelope = msgpack.unpackb(msgpack.packb(codec.encode_message(FORWARD, msg)))
+    assert codec.decode_message(envelope) == msg
+
+
+@given(ids, ids, st.integers(min_value=1, max_value=2**62), st.booleans())
+def test_forward_result_round_trip(src: str, dst: str, seq: int, ok: bool) -> None:
+    codec = _codec()
+    kv = KeyValue("k", b"v", 1, seq, 1, 0)
+    results = (
+        ("lane", seq, Result(seq, ok, kv, False, None if ok else "compare failed")),
+        ("txn", 1, TxnResult(seq, ok, None, False, None, (PutResult(seq, kv), GetResult(None)))),
+    )
+    msg = ForwardResult(src, dst, results)
+    envelope = msgpack.unpackb(msgpack.packb(codec.encode_message(FORWARD_RESULT, msg)))
     assert codec.decode_message(envelope) == msg
 
 
@@ -58,7 +79,12 @@ def test_lease_messages_round_trip(
 
 @given(wire)
 def test_garbage_is_malformed_input_only(obj: object) -> None:
-    for decode in (Forward.from_wire, lease_message_from_wire, PeerInfo.from_wire):
+    for decode in (
+        Forward.from_wire,
+        ForwardResult.from_wire,
+        lease_message_from_wire,
+        PeerInfo.from_wire,
+    ):
         with contextlib.suppress(MalformedInput):
             decode(obj)
 

@@ -16,7 +16,10 @@ Rules this file keeps (consensus/engine.py, in this order, for every Ready):
 - Writes complete when their entry is applied *here*, on whatever node the client
   talks to; waiters are keyed by the request's (client id, seq). A follower thus
   needs no reply from the leader: its own log tells it the outcome, and the state
-  machine is deterministic, so the result is the leader's.
+  machine is deterministic, so the result is the leader's. To answer sooner, the
+  node that applies a write another node forwarded (`origins`: (client id, seq)
+  -> that node) hands the result to `on_remote` after applying it (forward.py):
+  the entry is committed by then, so the origin may answer with it.
 - A read waiter registered under a ReadIndex `ctx` is released once a ReadState
   for it arrived and the applied index reached that state's index.
 - Snapshots: every `snapshot_every` applied entries the KV state is saved durably
@@ -43,6 +46,7 @@ from senate.storage import LogStore
 logger = logging.getLogger("senate.node")
 
 WriteKey = tuple[str, int]
+WriteResult = tuple[str, int, Result]  # (client id, seq, result)
 
 
 @dataclass(slots=True)
@@ -75,6 +79,9 @@ class Driver:
     on_apply: Callable[[Result], None] | None = None  # every applied command's result
     on_install: Callable[[], None] | None = None  # after a leader's snapshot replaced the KV
     on_conf_change: Callable[[Entry], None] | None = None  # every applied CONF_CHANGE entry
+    # Results of forwarded writes, per origin node, once per Ready (forward.py).
+    on_remote: Callable[[str, list[WriteResult]], None] | None = None
+    origins: dict[WriteKey, str] = field(default_factory=dict)  # forwarded here, not applied
     _kick: asyncio.Event = field(default_factory=asyncio.Event)
     _pool: concurrent.futures.ThreadPoolExecutor = field(
         default_factory=lambda: concurrent.futures.ThreadPoolExecutor(
@@ -104,12 +111,33 @@ class Driver:
             if not waiting:
                 del self._writes[key]
 
+    def swap_write(
+        self, key: WriteKey, old: asyncio.Future[Result], new: asyncio.Future[Result]
+    ) -> None:
+        """Let `new` take the place of the pending `old` (same list slot, no gap)."""
+        waiting = self._writes.get(key)
+        if waiting is not None:
+            for i, fut in enumerate(waiting):
+                if fut is old:
+                    waiting[i] = new
+                    return
+        waiting = self._writes.setdefault(key, [])
+        waiting.append(new)
+
     def wait_read(self, ctx: bytes, fut: asyncio.Future[None]) -> None:
         """Resolve `fut` once the ReadState for `ctx` is servable (applied >= index)."""
         self._reads[ctx] = _Read(fut)
 
     def forget_read(self, ctx: bytes) -> None:
         self._reads.pop(ctx, None)
+
+    def complete_write(self, key: WriteKey, result: Result) -> None:
+        """The leader applied request `key` (it is committed): answer its waiters now."""
+        waiting = self._writes.pop(key, None)
+        if waiting:
+            for fut in waiting:
+                if not fut.done():
+                    fut.set_result(result)
 
     # ---- the loop --------------------------------------------------------------
 
@@ -178,6 +206,8 @@ class Driver:
     def _apply(self, rd: Ready) -> None:
         kv = self.kv
         writes = self._writes
+        origins = self.origins
+        remote: dict[str, list[WriteResult]] = {}
         for e in rd.committed:
             if e.index <= kv.applied_index:
                 continue  # covered by a snapshot installed earlier
@@ -185,19 +215,25 @@ class Driver:
                 result = kv.apply(e.index, e.data)
                 if self.on_apply is not None:
                     self.on_apply(result)
-                key = _write_key(e.data) if writes else None
+                key = _write_key(e.data) if writes or origins else None
                 if key is not None:
                     waiting = writes.pop(key, None)
                     if waiting:
                         for fut in waiting:
                             if not fut.done():
                                 fut.set_result(result)
+                    origin = origins.pop(key, None)
+                    if origin is not None:
+                        remote.setdefault(origin, []).append((key[0], key[1], result))
             else:
                 kv.skip(e.index)
                 if e.kind is EntryKind.CONF_CHANGE and self.on_conf_change is not None:
                     self.on_conf_change(e)
             self.applied_term = e.term
             self.stats.applied += 1
+        if remote and self.on_remote is not None:
+            for origin, results in remote.items():
+                self.on_remote(origin, results)
 
     def _serve_reads(self) -> None:
         applied = self.kv.applied_index

@@ -12,11 +12,14 @@ Theory of operation:
   "fwd", forward.py) on the same connections. Every input (message, tick,
   proposal, read) kicks the Driver (driver.py), which runs the Ready loop.
 - Writes: the node that receives a write proposes it if it leads, or forwards it
-  to the leader it knows; either way it waits until the entry is applied in its
-  own log. A follower forwards again every RETRY_INTERVAL and at once when the
-  leader changes; a leader proposes again only after leadership changed (its own
-  log still holds the entry otherwise). The request's (client id, seq) makes a
-  second copy in the log harmless: it applies once. Unknown after the write
+  to the leader it knows (the writes of one loop iteration in one Forward); it
+  answers once the entry is applied in its own log or, on a follower, once the
+  leader says it applied it (ForwardResult: the entry is committed by then). A
+  follower forwards again every RETRY_INTERVAL and at once when the leader
+  changes (_on_progress wakes every waiting request); a leader proposes again
+  only after leadership changed (its own log still holds the entry otherwise).
+  The request's (client id, seq) makes a second copy in the log harmless: it
+  applies once. Unknown after the write
   timeout -> OutcomeUnknown (504); never handed to any leader -> Unavailable (503).
 - Membership (membership.py): the engine's configuration comes from the log; the
   members' addresses from --cluster and from each applied ADD_LEARNER's context,
@@ -30,8 +33,9 @@ Theory of operation:
 Durability (acknowledged means durable):
 - A write is acknowledged only after its entry is committed, i.e. appended and
   fsynced (fdatasync of the WAL segment) on a quorum of nodes — the leader counts
-  itself only after its own fsync — and applied to the acknowledging node's KV
-  store. Entries proposed while an fsync runs share the next write and fsync.
+  itself only after its own fsync — and applied to the leader's or the
+  acknowledging node's KV store. Entries proposed while an fsync runs share the
+  next write and fsync.
 - Vote and term changes are fsynced before any vote reply or message of the new
   term leaves; a follower fsyncs appended entries before acknowledging them.
 - A snapshot installed from the leader is fsynced (file, then directory) before it
@@ -70,7 +74,6 @@ from senate.kv import (
     Result,
     Txn,
     TxnResult,
-    decode_request,
     encode_request,
     new_lease_id,
 )
@@ -78,7 +81,14 @@ from senate.raft import Raft, RaftConfig, RaftMessage, message_from_wire
 from senate.runtime.config import NodeConfig, format_addr
 from senate.runtime.driver import Driver
 from senate.runtime.faults import FaultRules
-from senate.runtime.forward import FORWARD, Forward, register_forward
+from senate.runtime.forward import (
+    FORWARD,
+    FORWARD_RESULT,
+    MAX_BATCH,
+    Forward,
+    ForwardResult,
+    register_forward,
+)
 from senate.runtime.lanes import LanePool
 from senate.runtime.leases import (
     LeaseAsk,
@@ -99,6 +109,7 @@ logger = logging.getLogger("senate.node")
 RAFT_KIND = "raft"
 RETRY_INTERVAL = 1.0  # seconds between re-sends of an unfinished write or read
 NO_LEADER_WAIT = 3.0  # how long a request waits for some leader before a 503
+MAX_ORIGINS = 100_000  # forwarded writes whose results the leader still owes
 
 
 class Unavailable(SenateError):
@@ -107,6 +118,17 @@ class Unavailable(SenateError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _Wake(Exception):
+    """Set on a waiting request's future on a leader change or re-send timer: hand over now."""
+
+
+@dataclass(slots=True, eq=False)
+class _WriteWait:
+    key: tuple[str, int]  # (client id, seq)
+    fut: asyncio.Future[Result]  # the one the driver resolves (swapped on each wake)
+    woken: bool = False
 
 
 class OutcomeUnknown(SenateError):
@@ -219,7 +241,12 @@ class Node:
         self._read_nonce = secrets.token_bytes(8)
         self._read_seq = 0
         self._last_view: tuple[Role, int, str | None] = (Role.FOLLOWER, hs.term, None)
-        self._leader_change: asyncio.Future[None] | None = None
+        # The requests waiting here; a leader change wakes them (_Wake) so they hand
+        # over again at once.
+        self._write_waits: set[_WriteWait] = set()
+        self._read_waits: set[asyncio.Future[None]] = set()
+        self._fwd_queue: dict[str, list[tuple[str, int, bytes]]] = {}  # leader -> writes
+        self.driver.on_remote = self._send_results
         self._tasks: list[asyncio.Task[None]] = []
         self.failed: asyncio.Future[BaseException] | None = None
 
@@ -228,7 +255,6 @@ class Node:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.failed = loop.create_future()
-        self._leader_change = loop.create_future()
         await self.transport.start()
         await self.resp.start()
         self._tasks = [
@@ -297,6 +323,9 @@ class Node:
             self.driver.kick()
         elif isinstance(msg, Forward):
             self._on_forward(msg)
+        elif isinstance(msg, ForwardResult):
+            for client_id, seq, result in msg.results:
+                self.driver.complete_write((client_id, seq), result)
         elif isinstance(msg, (LeaseAsk, LeaseReply)):
             self.leases.on_message(msg)
         elif isinstance(msg, CrdtMessage):
@@ -307,18 +336,41 @@ class Node:
             self.peer_http[msg.src] = msg.http
 
     def _on_forward(self, msg: Forward) -> None:
+        # Not decoded here: KVStore.apply validates every entry and applies garbage as
+        # a deterministic no-op, so decoding each request twice would buy nothing.
+        # The (client id, seq) claimed beside the data only routes the result back:
+        # the driver looks the origin up under the key read from the applied data.
+        origins = self.driver.origins
         try:
-            decode_request(msg.data, self.config.max_value_bytes)  # untrusted bytes
-        except MalformedInput as exc:
-            logger.warning(
-                "node %s: dropped a malformed forward from %s: %s", self.id, msg.src, exc
-            )
-            return
-        try:
-            self.engine.propose(msg.data)
+            for client_id, seq, data in msg.items:
+                self.engine.propose(data)
+                origins[(client_id, seq)] = msg.src
         except (NotLeader, ProposalDropped):
-            return  # the follower re-sends to whoever leads next
+            pass  # the follower re-sends to whoever leads next
+        if len(origins) > MAX_ORIGINS:  # entries lost to leader changes never apply
+            origins.clear()  # their followers still finish on their own apply
         self.driver.kick()
+
+    def _send_results(self, origin: str, results: list[tuple[str, int, Result]]) -> None:
+        for i in range(0, len(results), MAX_BATCH):
+            self.transport.send(
+                ForwardResult(self.id, origin, tuple(results[i : i + MAX_BATCH])), FORWARD_RESULT
+            )
+
+    def _forward(self, leader: str, req: Request, data: bytes) -> None:
+        """Queue a forward; one Forward per leader leaves at the end of this loop turn."""
+        queue = self._fwd_queue
+        if not queue:
+            asyncio.get_running_loop().call_soon(self._flush_forwards)
+        queue.setdefault(leader, []).append((req.client_id, req.seq, data))
+
+    def _flush_forwards(self) -> None:
+        queue, self._fwd_queue = self._fwd_queue, {}
+        for leader, items in queue.items():
+            for i in range(0, len(items), MAX_BATCH):
+                self.transport.send(
+                    Forward(self.id, leader, tuple(items[i : i + MAX_BATCH])), FORWARD
+                )
 
     def _on_progress(self) -> None:
         st = self.engine.status()
@@ -335,10 +387,14 @@ class Node:
                 logger.info("node %s: no leader (term %d, %s)", self.id, st.term, st.role.value)
             elif st.leader != self.id:
                 logger.info("node %s: leader is %s (term %d)", self.id, st.leader, st.term)
-        if st.leader != old_leader and self._leader_change is not None:
-            if not self._leader_change.done():
-                self._leader_change.set_result(None)
-            self._leader_change = asyncio.get_running_loop().create_future()
+        if st.leader != old_leader:
+            self.driver.origins.clear()  # the new leader answers what it applies
+            for wait in list(self._write_waits):
+                self._wake_write(wait)
+            reads, self._read_waits = self._read_waits, set()
+            for fut in reads:
+                if not fut.done():
+                    fut.set_exception(_Wake())
 
     # ---- the service the API uses ----------------------------------------------
 
@@ -408,35 +464,36 @@ class Node:
             self.lanes.give_back(lane)
 
     async def _replicate(self, req: Request, data: bytes) -> Result:
-        """Propose (or forward) until applied here; re-send on timeouts and new leaders."""
+        """Propose (or forward) until applied; re-send on timeouts and new leaders."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.config.write_timeout
         key = (req.client_id, req.seq)
-        fut = self.driver.wait_write(key)
+        wait = _WriteWait(key, self.driver.wait_write(key))
         handed_over = False  # once true, a timeout means "outcome unknown"
         last: tuple[int, str | None] | None = None  # (term, leader) of the last hand-over
+        self._write_waits.add(wait)
         try:
             while True:
-                sent_to = self._hand_over(data, last)
+                sent_to = self._hand_over(req, data, last)
                 if sent_to is not None:
                     handed_over, last = True, sent_to
                 now = loop.time()
                 if now >= deadline or (not handed_over and now - started >= NO_LEADER_WAIT):
                     break
-                change = self._leader_change
-                waits: list[asyncio.Future[Any]] = [fut]
-                if change is not None:
-                    waits.append(change)
-                await asyncio.wait(
-                    waits,
-                    timeout=min(RETRY_INTERVAL, deadline - now),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if fut.done():
-                    return fut.result()
+                # One timer and the request's own future (cheaper than asyncio.wait). The
+                # timer and a leader change wake it through _wake_write, which puts a
+                # fresh future in the driver first, so no result can fall in between.
+                timer = loop.call_at(min(now + RETRY_INTERVAL, deadline), self._wake_write, wait)
+                try:
+                    return await wait.fut
+                except _Wake:
+                    wait.woken = False
+                finally:
+                    timer.cancel()
         finally:
-            self.driver.forget_write(key, fut)
+            self._write_waits.discard(wait)
+            self.driver.forget_write(wait.key, wait.fut)
         if not handed_over:
             raise Unavailable("no leader: the write was not sent (retry)")
         raise OutcomeUnknown(
@@ -444,8 +501,17 @@ class Node:
             "it may or may not apply"
         )
 
+    def _wake_write(self, wait: _WriteWait) -> None:
+        old = wait.fut
+        if old.done() or wait.woken:
+            return  # already answered, or woken and not yet back in the loop
+        wait.woken = True
+        wait.fut = asyncio.get_running_loop().create_future()
+        self.driver.swap_write(wait.key, old, wait.fut)
+        old.set_exception(_Wake())
+
     def _hand_over(
-        self, data: bytes, last: tuple[int, str | None] | None
+        self, req: Request, data: bytes, last: tuple[int, str | None] | None
     ) -> tuple[int, str | None] | None:
         """Propose `data` here or forward it to the leader; None if nobody leads.
 
@@ -467,7 +533,7 @@ class Node:
             return target
         if st.leader is None or st.leader == self.id:
             return None
-        self.transport.send(Forward(self.id, st.leader, data), FORWARD)
+        self._forward(st.leader, req, data)
         return target
 
     async def read_barrier(self) -> None:
@@ -495,18 +561,21 @@ class Node:
                 now = loop.time()
                 if now >= deadline or (not ctxs and now - started >= NO_LEADER_WAIT):
                     break
-                change = self._leader_change
-                waits: list[asyncio.Future[Any]] = [fut]
-                if change is not None:
-                    waits.append(change)
-                await asyncio.wait(
-                    waits,
-                    timeout=min(RETRY_INTERVAL, deadline - now),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if fut.done():
-                    return
+                self._read_waits.add(fut)
+                try:
+                    async with asyncio.timeout(min(RETRY_INTERVAL, deadline - now)):
+                        await fut
+                        return
+                except (TimeoutError, _Wake):
+                    pass
+                self._read_waits.discard(fut)
+                # Any earlier ctx may still be answered: all of them now point at the new
+                # future (one already answered but not yet applied here is given up).
+                fut = loop.create_future()
+                for old in ctxs:
+                    self.driver.wait_read(old, fut)
         finally:
+            self._read_waits.discard(fut)
             for ctx in ctxs:
                 self.driver.forget_read(ctx)
         if not ctxs:
