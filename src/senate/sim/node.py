@@ -15,7 +15,9 @@ Rules this file keeps (consensus/engine.py, in this order, for every Ready):
 - A paused node neither ticks nor handles anything; what arrives meanwhile waits
   in its inbox and is handled in order when it resumes.
 - The driver snapshots its state machine every `snapshot_every` applied entries,
-  saves it durably, then hands it to the engine with `compact`.
+  saves it durably, then hands it to the engine with `compact`. The snapshot's
+  term and membership come from `engine.snapshot_meta(index)` when the engine
+  has it (the membership in force at that index), else from the log and status().
 - A write completes when its encoded request is applied here (a retried request
   carries the same bytes, so the bytes are the key); a read completes when a
   ReadState for its context arrived and the applied index reached it.
@@ -371,7 +373,16 @@ class Node:
         if term is None:
             return  # the entry is not in the log (just installed from a snapshot)
         data = self.kv.snapshot()
-        snap = Snapshot(index, term, engine.status().membership, data)
+        membership = engine.status().membership
+        meta: Callable[[int], tuple[int, Membership]] | None = getattr(
+            engine, "snapshot_meta", None
+        )
+        if meta is not None:
+            # The engine's own (term, membership) at `index`: status().membership may
+            # hold later, uncommitted changes that a truncation would undo, and the
+            # stored snapshot must be the very one the engine keeps (runtime/driver.py).
+            term, membership = meta(index)
+        snap = Snapshot(index, term, membership, data)
         self.disk.save_snapshot(snap)
         self._snap_index = index
         self.stats.snapshots += 1
