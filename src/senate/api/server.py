@@ -16,8 +16,10 @@
 Durability of each write path (see runtime/node.py for the full statement):
 - PUT and DELETE answer 200 only after the entry is committed — appended and
   fsynced (fdatasync) on a quorum of nodes, the leader's own fsync included — and
-  applied to this node's KV store. A follower forwards the write to the leader and
-  answers when it has applied the entry itself.
+  applied to the leader's KV store. A follower forwards the write to the leader and
+  answers when the leader sends it the result (after applying the entry) or when
+  it has applied the entry itself, whichever comes first; so a `serializable` read
+  on that follower right after may not show the write yet (a linearizable one does).
 - 409 (compare failed) is also an outcome of a committed, applied entry: the
   compare was evaluated in log order.
 - 503 means the write was never handed to any leader (it did not and will not
