@@ -1,6 +1,7 @@
 """`senate sim`: run the deterministic simulator for one seed or a range of seeds.
 
     senate sim --seed S [--nodes 5] [--ops N] [--faults partition,drop,dup,crash,pause,skew]
+               (or --faults all,membership: every default fault plus membership changes)
                [--protocol raft] [--mutant NAME] [--trace FILE] [--history FILE]
     senate sim --seeds A..B [same options]
 
@@ -61,6 +62,9 @@ def _summary(result: SimResult) -> Table:
     table.add_row("entries committed", str(result.entries_committed))
     faults = ", ".join(f"{k}={v}" for k, v in result.faults.items()) or "none"
     table.add_row("faults injected", faults)
+    if result.conf_changes:
+        changes = ", ".join(f"{k}={v}" for k, v in result.conf_changes.items())
+        table.add_row("membership changes applied", changes)
     net = result.net
     table.add_row(
         "messages",
@@ -102,7 +106,8 @@ def _report_failure(console: Console, result: SimResult) -> None:
     "--faults",
     default="all",
     show_default=True,
-    help="Comma list of latency,drop,dup,reorder,queue,partition,crash,pause,skew; all; none.",
+    help="Comma list of latency,drop,dup,reorder,queue,partition,crash,pause,skew,membership; "
+    "all (every one but membership); none.",
 )
 @click.option("--protocol", default="raft", show_default=True, help="Consensus engine.")
 @click.option("--mutant", default=None, help="Run a deliberately broken variant of the engine.")

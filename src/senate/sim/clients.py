@@ -18,6 +18,8 @@ Rules this file keeps:
   the linearizability search small.
 - Each client starts every op at its home node (process mod nodes) and follows
   redirects from there, so reads exercise the follower -> leader ReadIndex path.
+  The node list may grow (members added mid-run); a node that left the cluster
+  is never tried again, and its clients take another home among those left.
 - Client <-> node hops take a short, fault-free latency; the faults live between
   the nodes. A request to a crashed node is simply lost (the attempt times out).
 """
@@ -109,6 +111,10 @@ class Client:
     leader_guess: int = 0
     op: _Op | None = None
     op_id: int = 0
+    home_index: int = -1  # process mod the nodes there were at the start
+
+    def __post_init__(self) -> None:
+        self.home_index = self.process % len(self.nodes)
 
     @property
     def client_id(self) -> str:
@@ -118,7 +124,16 @@ class Client:
     def home(self) -> int:
         """The node this client talks to first for every op (as a Jepsen client is
         bound to one node): reads then also take the follower -> leader path."""
-        return self.process % len(self.nodes)
+        if not self.nodes[self.home_index].removed:
+            return self.home_index
+        live = self._live()
+        return live[self.process % len(live)] if live else self.home_index
+
+    def _live(self) -> list[int]:
+        return [i for i, node in enumerate(self.nodes) if not node.removed]
+
+    def _others(self) -> list[int]:
+        return [i for i in self._live() if i != self.leader_guess]
 
     def start(self) -> None:
         self._think()
@@ -261,7 +276,7 @@ class Client:
         assert op is not None
         if op.attempt is not None:
             op.attempt.cancel()
-        others = [i for i in range(len(self.nodes)) if i != self.leader_guess]
+        others = self._others()
         target = self.rng.choice(others) if others else self.leader_guess
         op.attempt = self.load.sched.after(
             self.load.config.backoff_us,
@@ -274,7 +289,7 @@ class Client:
         assert op is not None
         if op.open_attempt:
             op.maybe_applied = True
-        others = [i for i in range(len(self.nodes)) if i != self.leader_guess]
+        others = self._others()
         self._attempt(self.rng.choice(others) if others else None)
 
     def _on_deadline(self) -> None:
@@ -298,5 +313,5 @@ class Client:
     def _index_of(self, node_id: str | None) -> int | None:
         for i, node in enumerate(self.nodes):
             if node.id == node_id:
-                return i
+                return None if node.removed else i
         return None

@@ -13,6 +13,8 @@ Rules this file keeps:
     crash    power loss (unsynced writes lost, maybe torn), restart later
     pause    a node stops (a GC pause, a stuck VM), then resumes
     skew     per-node clock offset and drift rate
+    membership  learners added, promoted, members removed, leadership handed over
+             (sim/membership.py; opt-in: `--faults all,membership`)
 - Link faults are on for the whole active phase at an intensity drawn per run; node
   and partition faults are events the nemesis schedules from its own random stream.
 - Besides random targets the nemesis aims where consensus bugs live: at the current
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 
 from senate.consensus.types import Role
 from senate.errors import UsageError
+from senate.sim.membership import MembershipNemesis
 from senate.sim.network import LinkConfig, Network
 from senate.sim.node import Node, NodeState
 from senate.sim.scheduler import US_PER_MS, Scheduler
@@ -48,7 +51,10 @@ FAULT_KINDS: tuple[str, ...] = (
     "pause",
     "skew",
 )
-DEFAULT_FAULTS: tuple[str, ...] = FAULT_KINDS
+DEFAULT_FAULTS: tuple[str, ...] = FAULT_KINDS  # what "all" means
+# Kinds that only run when named (`--faults all,membership`).
+OPT_IN_FAULTS: tuple[str, ...] = ("membership",)
+KNOWN_FAULTS: tuple[str, ...] = FAULT_KINDS + OPT_IN_FAULTS
 
 
 @dataclass(slots=True)
@@ -75,24 +81,26 @@ class FaultConfig:
 
     @classmethod
     def parse(cls, text: str) -> FaultConfig:
-        """`"partition,drop"`, `"all"` or `"none"` (or an empty string)."""
+        """`"partition,drop"`, `"all"`, `"all,membership"` or `"none"` (or '')."""
         names = [n.strip() for n in text.split(",") if n.strip()]
-        if names == ["all"]:
-            return cls(frozenset(FAULT_KINDS))
         if names in ([], ["none"]):
             return cls(frozenset())
-        unknown = [n for n in names if n not in FAULT_KINDS]
+        unknown = [n for n in names if n not in KNOWN_FAULTS and n != "all"]
         if unknown:
             raise UsageError(
-                f"unknown fault {unknown[0]!r} (choose from {', '.join(FAULT_KINDS)}, all, none)"
+                f"unknown fault {unknown[0]!r} (choose from {', '.join(KNOWN_FAULTS)}, all, none)"
             )
-        return cls(frozenset(names))
+        kinds = set(names) - {"all"}
+        if "all" in names:
+            kinds |= set(DEFAULT_FAULTS)
+        return cls(frozenset(kinds))
 
     def spec(self) -> str:
         """The `--faults` value that gives these kinds back."""
-        if self.kinds == frozenset(FAULT_KINDS):
-            return "all"
-        return ",".join(k for k in FAULT_KINDS if k in self.kinds) or "none"
+        if self.kinds >= frozenset(DEFAULT_FAULTS):
+            extra = [k for k in KNOWN_FAULTS if k in self.kinds and k not in DEFAULT_FAULTS]
+            return ",".join(["all", *extra])
+        return ",".join(k for k in KNOWN_FAULTS if k in self.kinds) or "none"
 
     def link_config(self, rng: random.Random) -> LinkConfig:
         """The link faults for the active phase, at intensities drawn from `rng`."""
@@ -127,6 +135,7 @@ class Nemesis:
     rng: random.Random
     injected: Counter[str] = field(default_factory=Counter)
     active: bool = False
+    membership: MembershipNemesis | None = None  # when the `membership` kind is on
     _partition_until: int = 0
     _partition_gen: int = 0
 
@@ -148,6 +157,18 @@ class Nemesis:
                 self.injected[kind] += 1
         if self._events():
             self._schedule_next()
+        if self.membership is not None:
+            self._schedule_membership()
+
+    def adopt(self, node: Node) -> None:
+        """A node that joined mid-run gets the faults the others have."""
+        if self.active and "crash" in self.config.kinds:
+            node.vote_crash_prob = self.config.vote_crash_prob
+            node.on_self_crash = self._crashed
+
+    def _live(self) -> list[Node]:
+        """The nodes that have not left the cluster."""
+        return [n for n in self.nodes if not n.removed]
 
     def on_new_leader(self, node_id: str, term: int) -> None:
         """Leader churn: knock a fresh leader out before it settles (Raft's Figure 8
@@ -183,7 +204,7 @@ class Nemesis:
             return
         # Isolation replaces whatever partition is on.
         self.net.heal()
-        self.net.partition([node.id], [n.id for n in self.nodes if n is not node])
+        self.net.partition([node.id], [n.id for n in self._live() if n is not node])
         self.sched.note(f"nemesis isolate {node.id}")
         self._partition_until = self.sched.now + duration
         self._partition_gen += 1
@@ -211,6 +232,18 @@ class Nemesis:
             self._pause()
         self._schedule_next()
 
+    def _schedule_membership(self) -> None:
+        # Its own steps from its own stream: turning it on shifts no other fault.
+        assert self.membership is not None
+        delay = self.membership.next_delay()
+        self.sched.after(delay, "nemesis membership", self._fire_membership)
+
+    def _fire_membership(self) -> None:
+        if not self.active or self.membership is None:
+            return
+        self.membership.step(self._leader())
+        self._schedule_membership()
+
     def _leader(self) -> Node | None:
         """The up node that believes it leads in the highest term (the nemesis may peek)."""
         best: tuple[int, Node] | None = None
@@ -223,7 +256,7 @@ class Nemesis:
 
     def _target(self) -> Node:
         """A random node, or the leader when the draw says to aim at it."""
-        pick = self.rng.choice(self.nodes)
+        pick = self.rng.choice(self._live())
         aim = self.rng.random() < self.config.target_leader_prob
         leader = self._leader() if aim else None
         return leader if leader is not None else pick
@@ -231,7 +264,7 @@ class Nemesis:
     def _partition(self) -> None:
         if self.sched.now < self._partition_until:
             return  # one partition at a time keeps them readable in a trace
-        ids = [n.id for n in self.nodes]
+        ids = [n.id for n in self._live()]
         self.rng.shuffle(ids)
         target = self._target().id
         # Put the target first: it lands in the first side (the minority when cut is small).

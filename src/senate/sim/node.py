@@ -32,7 +32,15 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from senate.consensus.engine import Engine, EngineFactory
-from senate.consensus.types import EntryKind, Membership, Message, Ready, Snapshot
+from senate.consensus.types import (
+    ConfChange,
+    Entry,
+    EntryKind,
+    Membership,
+    Message,
+    Ready,
+    Snapshot,
+)
 from senate.errors import NotLeader, ProposalDropped
 from senate.kv import KeyValue, KVStore, Result
 from senate.sim.disk import Disk
@@ -107,6 +115,8 @@ class Node:
     crash_at_fsync: bool = False  # the nemesis armed a crash for the next fsync
     vote_crash_prob: float = 0.0  # chance to crash while a new term/vote is being synced
     on_self_crash: Callable[[Node], None] | None = None  # the nemesis restarts us later
+    on_conf_applied: Callable[[str, Entry], None] | None = None  # a CONF_CHANGE applied here
+    removed: bool = False  # left the cluster and stopped for good: never restarted
     _inbox: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     _tick: Handle | None = None
     _in_ready: bool = False
@@ -151,8 +161,13 @@ class Node:
         lost = self.disk.crash(self.crash_rng, self.config.torn_prob)
         self.sched.note(f"crash {self.id} lost={lost}")
 
+    def stop(self) -> None:
+        """The node left the cluster: it goes down and stays down."""
+        self.removed = True
+        self.crash()
+
     def restart(self) -> None:
-        if self.state is NodeState.DOWN:
+        if self.state is NodeState.DOWN and not self.removed:
             self.stats.restarts += 1
             self.start()
 
@@ -241,6 +256,19 @@ class Node:
             reply(Reply("not_leader", leader=exc.leader))
             return
         self._reads[ctx] = _ReadWait(key, reply)
+        self._pump()
+
+    def propose_membership(self, change: ConfChange) -> None:
+        """Ask this node's engine for a membership step (raises what the engine raises)."""
+        if self.state is not NodeState.UP or self.engine is None:
+            return
+        self.engine.propose_membership(change)
+        self._pump()
+
+    def transfer_leadership(self, target: str) -> None:
+        if self.state is not NodeState.UP or self.engine is None:
+            return
+        self.engine.transfer_leadership(target)
         self._pump()
 
     # --- the Ready/Advance loop -------------------------------------------------
@@ -353,6 +381,8 @@ class Node:
                         reply(Reply("ok", result=result))
             else:
                 kv.skip(e.index)
+                if e.kind is EntryKind.CONF_CHANGE and self.on_conf_applied is not None:
+                    self.on_conf_applied(self.id, e)
             self.stats.applied += 1
 
     def _serve_reads(self) -> None:

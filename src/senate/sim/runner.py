@@ -28,6 +28,7 @@ from senate.sim.clients import Client, ClientConfig, HistoryEvent, Workload
 from senate.sim.engines import engine_factory, random_config
 from senate.sim.faults import FaultConfig, Nemesis
 from senate.sim.invariants import Invariants, Violation, ViolationFound
+from senate.sim.membership import MembershipConfig, MembershipNemesis
 from senate.sim.network import Network
 from senate.sim.node import Node, NodeConfig
 from senate.sim.scheduler import US_PER_MS, US_PER_S, Scheduler
@@ -80,6 +81,7 @@ class SimResult:
     net: dict[str, int]
     engine_config: Any
     ops_ok_after_heal: int
+    conf_changes: dict[str, int]  # membership changes that took effect, by op
 
     @property
     def ok(self) -> bool:
@@ -111,7 +113,8 @@ def run_simulation(cfg: SimConfig) -> SimResult:
     faults = cfg.faults
     clock_rng = sched.rng("clock")
     nodes: list[Node] = []
-    for node_id in ids:
+
+    def build(node_id: str, members: Membership) -> Node:
         skew = clock_rng.randint(0, faults.max_skew_us)
         drift = 1.0 + clock_rng.uniform(-faults.max_drift, faults.max_drift)
         skewed = "skew" in faults.kinds
@@ -125,7 +128,7 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         )
         node = Node(
             node_id,
-            membership,
+            members,
             factory,
             sched,
             net,
@@ -136,6 +139,10 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         )
         net.attach(node_id, node.receive)
         nodes.append(node)
+        return node
+
+    for node_id in ids:
+        build(node_id, membership)
 
     client_cfg = ClientConfig(
         clients=cfg.clients, keys=cfg.keys, ops=cfg.ops, think_us=cfg.think_us
@@ -143,6 +150,18 @@ def run_simulation(cfg: SimConfig) -> SimResult:
     load = Workload(client_cfg, sched)
     clients = [Client(p, nodes, load, sched.rng(f"client/{p}")) for p in range(cfg.clients)]
     nemesis = Nemesis(faults, sched, net, nodes, sched.rng("nemesis"))
+    if "membership" in faults.kinds:
+
+        def spawn(node_id: str, members: Membership) -> Node:
+            # A joining node: an empty disk, the committed members, the others' faults.
+            node = build(node_id, members)
+            nemesis.adopt(node)
+            node.start()
+            return node
+
+        nemesis.membership = MembershipNemesis(
+            MembershipConfig(), sched, nodes, spawn, sched.rng("membership"), membership
+        )
     inv.on_new_leader = nemesis.on_new_leader
     inv.on_leader_commit = nemesis.on_leader_commit
     heal_at = cfg.ops - int(cfg.ops * cfg.quiet_share)
@@ -211,11 +230,16 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         },
         engine_config=engine_cfg,
         ops_ok_after_heal=load.ok_after,
+        conf_changes=dict(sorted(nemesis.membership.applied.items()))
+        if nemesis.membership is not None
+        else {},
     )
 
 
 def _faults_injected(nemesis: Nemesis, nodes: list[Node]) -> Counter[str]:
     out = Counter(nemesis.injected)
+    if nemesis.membership is not None:
+        out.update(nemesis.membership.injected)
     torn = sum(n.disk.stats.torn_crashes for n in nodes)
     if torn:
         out["torn-write"] += torn
