@@ -327,11 +327,11 @@ async def test_removed_peer_is_unroutable_and_callback_errors_are_contained() ->
 
 @scenario
 async def test_unsendable_messages_are_counted_not_raised() -> None:
-    config = TransportConfig(cluster_id="test", max_frame_size=1024)
+    config = TransportConfig(cluster_id="test", max_frame_size=1024, max_message_size=1536)
     nodes = await cluster("a", "b", config=config)
     a, b = nodes["a"], nodes["b"]
     try:
-        a.t.send(Probe("a", "b", 1, b"x" * 2048))  # larger than a frame may be
+        a.t.send(Probe("a", "b", 1, b"x" * 2048))  # larger than a message may be
         a.t.send(Probe("a", "b", 2), kind="unregistered")
         assert a.t.counters().encode_errors == 2
         assert a.t.queue_length("b") == 0

@@ -119,3 +119,57 @@ def test_raft_envelopes_from_hostile_peers_only_raise_malformed_input(
         with contextlib.suppress(MalformedInput):
             msg = CODEC.decode_message(candidate)
             assert isinstance(msg, RaftMessage)
+
+
+def test_a_70_mib_install_snapshot_crosses_the_real_transport() -> None:
+    """The liveness bug: a snapshot over the 64 MiB frame limit was dropped on send.
+    The same KV state as the reviewer's repro (70 keys of 1 MiB)."""
+    from senate.kv import KVStore, Put, Request, encode_request
+
+    kv = KVStore()
+    value = b"v" * (1 << 20)
+    for i in range(70):
+        kv.apply(i + 1, encode_request(Request("c", i + 1, Put(f"k{i}", value))))
+    data = kv.snapshot()
+    assert len(data) > 64 * 1024 * 1024
+    big = RaftMessage(
+        MessageType.SNAP,
+        "n1",
+        "n2",
+        term=3,
+        snapshot=Snapshot(70, 3, Membership(frozenset({"n1", "n2", "n3"})), data),
+    )
+
+    async def main() -> None:
+        inbox: dict[str, list[Message]] = {"n1": [], "n2": []}
+        config = TransportConfig(cluster_id="raft-test", backoff_initial=0.01, backoff_max=0.1)
+        ts = {
+            i: Transport(
+                i,
+                ("127.0.0.1", 0),
+                {},
+                inbox[i].append,
+                kind="raft",
+                codec=CODEC,
+                config=config,
+                rng=random.Random(i),
+            )
+            for i in inbox
+        }
+        try:
+            for t in ts.values():
+                await t.start()
+            addrs = {i: t.address for i, t in ts.items() if t.address is not None}
+            for t in ts.values():
+                t.update_peers(addrs)
+            ts["n1"].send(big)
+            ts["n1"].send(APP)  # a heartbeat-sized message right behind it
+            async with asyncio.timeout(30):
+                while len(inbox["n2"]) < 2:
+                    await asyncio.sleep(0.01)
+            assert inbox["n2"] == [big, APP]
+            assert ts["n1"].counters().encode_errors == 0
+        finally:
+            await asyncio.gather(*(t.close() for t in ts.values()))
+
+    asyncio.run(main())

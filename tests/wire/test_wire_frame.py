@@ -90,7 +90,9 @@ def test_helper_builds_a_valid_frame() -> None:
         (b"S", None),  # incomplete, not wrong: no error yet
         (b"SX", "magic"),
         (_frame(version=2), "version 2"),
-        (_frame(flags=1), "flags"),
+        (_frame(flags=2), "flags"),
+        (_frame(flags=0x81), "flags"),
+        (_frame(flags=1), "no data"),  # a fragment too short for its header
         (_frame(payload=b""), "empty"),
         (_frame(crc=0), "CRC"),
         (_frame(payload=b"\xc1"), "undecodable"),  # 0xc1 is never valid msgpack

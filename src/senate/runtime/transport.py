@@ -12,15 +12,27 @@ Theory of operation:
 - Frames are frame.py's (magic, version, length, CRC32, msgpack). A malformed frame,
   a bad envelope or a message whose src/dst do not match the handshake closes that
   one connection, logged on one line; the node and its other connections go on.
+- A message bigger than max_frame_size (a Raft snapshot of a large state, a CRDT
+  store's whole state) goes as fragment frames (frame.encode_frames), up to
+  max_message_size; the receiver reassembles it per connection (FrameDecoder). Small
+  messages are the same single frame as always.
 - send() never blocks and never raises for network trouble: the consensus driver must
   not stall on a slow or dead peer. Each peer has a bounded queue (messages and
   bytes). When it is full the policy drops the oldest message (default: for Raft a
   fresher append or heartbeat is worth more than a stale one) or the new one, and
   counts the drop. Raft and the other engines retransmit, so loss is safe.
-- A writer task per peer takes everything queued (up to batch_bytes), writes it in
-  one go and drains once per batch; TCP's flow control thus pushes back into the
-  queue, where the overflow policy applies. If connecting fails it retries with
-  exponential backoff and jitter drawn from the injected rng.
+  A queue entry is a whole message (all its fragments): it is queued, dropped and
+  written as a unit, so the stream never carries a partial fragment sequence.
+  queue_bytes bounds the ordinary messages; a message larger than queue_bytes
+  (which could never fit) is still accepted and not charged against it, but at
+  most one such message waits per peer: a second one evicts it (drop-oldest) or is
+  refused (drop-new). So a big snapshot is not evicted by the heartbeats queued
+  behind it, and the memory held is at most queue_bytes plus one message.
+- A writer task per peer takes everything queued (up to batch_bytes, and always at
+  least one whole message), writes it and drains once per batch_bytes written;
+  TCP's flow control thus pushes back into the queue, where the overflow policy
+  applies. If connecting fails it retries with exponential backoff and jitter
+  drawn from the injected rng.
 - An optional FaultRules (faults.py) is consulted on send and on receive.
 
 Everything runs on one event loop; send() and update_peers() must be called from it.
@@ -54,12 +66,22 @@ from senate.wire.codec import (
     default_codec,
     refusal,
 )
-from senate.wire.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, encode_frame
+from senate.wire.frame import (
+    DEFAULT_FRAGMENT_SIZE,
+    DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    FrameDecoder,
+    encode_frame,
+    encode_frames,
+)
 
 logger = logging.getLogger("senate.transport")
 
 Addr = tuple[str, int]
 _HANDSHAKE_MAX_FRAME = 64 * 1024  # a hello is tiny; do not buffer more for a stranger
+
+# One queued message: its single frame, or its fragment frames in order.
+_Item = bytes | tuple[bytes, ...]
 
 
 class Overflow(enum.Enum):
@@ -76,6 +98,8 @@ class TransportConfig:
     queue_bytes: int = 2 * DEFAULT_MAX_FRAME_SIZE  # bytes per peer (room for one snapshot)
     overflow: Overflow = Overflow.DROP_OLDEST
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE  # reassembled from fragments
+    fragment_size: int = DEFAULT_FRAGMENT_SIZE  # payload bytes per fragment frame
     batch_bytes: int = 1024 * 1024  # written before one drain
     read_size: int = 256 * 1024
     connect_timeout: float = 2.0
@@ -132,6 +156,7 @@ class _Peer:
         "ever_connected",
         "failures",
         "id",
+        "oversized",
         "queue",
         "queued_bytes",
         "task",
@@ -141,8 +166,9 @@ class _Peer:
     def __init__(self, peer_id: str, addr: Addr) -> None:
         self.id = peer_id
         self.addr = addr
-        self.queue: deque[bytes] = deque()
-        self.queued_bytes = 0
+        self.queue: deque[_Item] = deque()
+        self.queued_bytes = 0  # charged bytes (messages up to queue_bytes)
+        self.oversized = 0  # queued messages bigger than queue_bytes (0 or 1)
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.conn: _Conn | None = None
@@ -281,23 +307,29 @@ class Transport:
             return
         try:
             envelope = self.codec.encode_message(kind or self.kind, msg)
-            frame = encode_frame(envelope, self.config.max_frame_size)
+            frames = encode_frames(
+                envelope,
+                self.config.max_frame_size,
+                max_message_size=self.config.max_message_size,
+                fragment_size=self.config.fragment_size,
+            )
         except MalformedInput as exc:
             self._extra.encode_errors += 1
             logger.error(
                 "node %s: cannot send %s to %s: %s", self.node_id, type(msg).__name__, msg.dst, exc
             )
             return
+        item: _Item = frames[0] if len(frames) == 1 else tuple(frames)
         if self.faults is not None:
             verdict = self.faults.on_send(self.node_id, peer.id)
             if not verdict.deliver:
                 return
             if verdict.delay > 0.0:
-                self._enqueue_later(verdict.delay, peer.id, frame)
+                self._enqueue_later(verdict.delay, peer.id, item)
                 return
-        self._enqueue(peer, frame)
+        self._enqueue(peer, item)
 
-    def _enqueue_later(self, delay: float, peer_id: str, frame: bytes) -> None:
+    def _enqueue_later(self, delay: float, peer_id: str, item: _Item) -> None:
         loop = self._loop or asyncio.get_running_loop()
         handle: asyncio.TimerHandle
 
@@ -305,16 +337,33 @@ class Transport:
             self._timers.discard(handle)
             peer = self._peers.get(peer_id)
             if peer is not None and not self._closed:
-                self._enqueue(peer, frame)
+                self._enqueue(peer, item)
 
         handle = loop.call_later(delay, fire)
         self._timers.add(handle)
 
-    def _enqueue(self, peer: _Peer, frame: bytes) -> None:
+    def _charge(self, item: _Item) -> int:
+        """Bytes `item` counts against queue_bytes: 0 for an oversized message."""
+        size = _size(item)
+        return size if size <= self.config.queue_bytes else 0
+
+    def _dequeue(self, peer: _Peer) -> _Item:
+        item = peer.queue.popleft()
+        charge = self._charge(item)
+        peer.queued_bytes -= charge
+        if charge == 0:
+            peer.oversized -= 1
+        return item
+
+    def _enqueue(self, peer: _Peer, item: _Item) -> None:
         cfg = self.config
         queue = peer.queue
+        charge = self._charge(item)
+        oversized = charge == 0
         while queue and (
-            len(queue) >= cfg.queue_limit or peer.queued_bytes + len(frame) > cfg.queue_bytes
+            len(queue) >= cfg.queue_limit
+            or peer.queued_bytes + charge > cfg.queue_bytes
+            or (oversized and peer.oversized)
         ):
             if not peer.dropping:
                 peer.dropping = True
@@ -323,9 +372,10 @@ class Transport:
             peer.counters.dropped += 1
             if cfg.overflow is Overflow.DROP_NEW:
                 return
-            peer.queued_bytes -= len(queue.popleft())
-        queue.append(frame)
-        peer.queued_bytes += len(frame)
+            self._dequeue(peer)
+        queue.append(item)
+        peer.queued_bytes += charge
+        peer.oversized += oversized
         peer.wake.set()
 
     def _start_peer(self, peer: _Peer) -> None:
@@ -364,8 +414,7 @@ class Transport:
                     continue
             batch = self._take_batch(peer)
             try:
-                peer.conn.writer.writelines(batch)
-                await peer.conn.writer.drain()
+                await self._write(peer.conn.writer, batch)
             except (ConnectionError, OSError) as exc:
                 peer.counters.lost += len(batch)
                 logger.warning(
@@ -376,15 +425,39 @@ class Transport:
                 continue
             peer.counters.sent += len(batch)
 
-    def _take_batch(self, peer: _Peer) -> list[bytes]:
-        batch = [peer.queue.popleft()]
-        size = len(batch[0])
-        while peer.queue and size + len(peer.queue[0]) <= self.config.batch_bytes:
-            frame = peer.queue.popleft()
-            batch.append(frame)
-            size += len(frame)
-        peer.queued_bytes -= size
+    def _take_batch(self, peer: _Peer) -> list[_Item]:
+        """Whole messages from the head of the queue: the first, then while they fit."""
+        first = self._dequeue(peer)
+        batch = [first]
+        size = _size(first)
+        while peer.queue and size + _size(peer.queue[0]) <= self.config.batch_bytes:
+            item = self._dequeue(peer)
+            batch.append(item)
+            size += _size(item)
         return batch
+
+    async def _write(self, writer: asyncio.StreamWriter, batch: list[_Item]) -> None:
+        """Write a batch's frames in order, draining every batch_bytes (and at the end),
+        so a fragmented message never sits whole in the socket's write buffer."""
+        if len(batch) == 1 and isinstance(batch[0], tuple):
+            pending: list[bytes] = []
+            size = 0
+            for frame in batch[0]:
+                pending.append(frame)
+                size += len(frame)
+                if size >= self.config.batch_bytes:
+                    writer.writelines(pending)
+                    await writer.drain()
+                    pending, size = [], 0
+            if pending:
+                writer.writelines(pending)
+                await writer.drain()
+            return
+        # Ordinary batches (at most batch_bytes, or one message) in one write.
+        writer.writelines(
+            [frame for item in batch for frame in ((item,) if isinstance(item, bytes) else item)]
+        )
+        await writer.drain()
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half drawn from the rng."""
@@ -403,7 +476,7 @@ class Transport:
                 reader, writer = await asyncio.open_connection(host, port, limit=cfg.read_size)
             _set_nodelay(writer)
             writer.write(encode_frame(Hello(cfg.cluster_id, self.node_id).to_wire()))
-            decoder = FrameDecoder(_HANDSHAKE_MAX_FRAME)
+            decoder = FrameDecoder(_HANDSHAKE_MAX_FRAME, _HANDSHAKE_MAX_FRAME)
             async with asyncio.timeout(cfg.handshake_timeout):
                 await writer.drain()
                 reply = await _read_frames(reader, decoder, cfg.read_size)
@@ -465,7 +538,8 @@ class Transport:
         peer_id: str | None = None
         try:
             _set_nodelay(writer)
-            decoder = FrameDecoder(_HANDSHAKE_MAX_FRAME)
+            # Fragments cannot reassemble past one handshake frame before the peer is known.
+            decoder = FrameDecoder(_HANDSHAKE_MAX_FRAME, _HANDSHAKE_MAX_FRAME)
             async with asyncio.timeout(self.config.handshake_timeout):
                 objs = await _read_frames(reader, decoder, self.config.read_size)
             hello = Hello.from_wire(objs[0])
@@ -494,6 +568,7 @@ class Transport:
             self._inbound[task] = peer_id
             logger.info("node %s: accepted connection from %s (%s)", self.node_id, peer_id, remote)
             decoder.max_frame_size = self.config.max_frame_size
+            decoder.max_message_size = self.config.max_message_size
             for obj in objs[1:]:
                 self._deliver(peer_id, obj)
             while not self._closed:
@@ -559,6 +634,10 @@ class Transport:
 
     def queue_length(self, peer_id: str) -> int:
         return len(self._peers[peer_id].queue)
+
+
+def _size(item: _Item) -> int:
+    return len(item) if isinstance(item, bytes) else sum(map(len, item))
 
 
 def _add(into: PeerCounters, counts: PeerCounters) -> None:
