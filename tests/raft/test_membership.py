@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from raft_harness import Cluster
 
-from senate.consensus.types import ConfChange, ConfChangeOp, Membership, Role
+from senate.consensus.types import ConfChange, ConfChangeOp, Entry, EntryKind, Membership, Role
 from senate.errors import ConfigChangeInProgress, NotLeader, ProposalDropped
 from senate.raft.errors import (
     EngineMisuse,
@@ -13,6 +13,7 @@ from senate.raft.errors import (
     InvalidTransferTarget,
     LearnerNotCaughtUp,
 )
+from senate.raft.membership import ConfHistory, decode_bootstrap, encode_bootstrap
 from senate.raft.messages import MessageType
 
 ADD, PROMOTE, REMOVE = ConfChangeOp.ADD_LEARNER, ConfChangeOp.PROMOTE, ConfChangeOp.REMOVE
@@ -205,3 +206,65 @@ def test_a_joining_node_outside_the_configuration_never_campaigns() -> None:
     c.tick(3)
     assert d.status().role == Role.LEARNER and c.engines[leader].term == term
     assert c.engines[leader].learner_caught_up("d")
+
+
+def test_a_joiner_takes_the_initial_voters_from_the_log_not_from_its_cluster_flag() -> None:
+    # The reviewer's scenario: voters {a,b,c}, learner x added but not promoted.
+    c, leader = _cluster()
+    lead = c.engines[leader]
+    c.add_node("x", Membership(frozenset("abc")))
+    lead.propose_membership(ConfChange(ADD, "x"))
+    c.stabilize()
+    c.tick(3)
+    # n5 started with `--join --cluster a,b,c,x,n5`: it guesses x is a voter.
+    c.add_node("n5", Membership(frozenset("abcx")))
+    lead.propose_membership(ConfChange(ADD, "n5"))
+    c.stabilize()
+    c.tick(3)
+    n5 = c.engines["n5"]
+    assert n5.log.entries[0].index == 1  # it replayed the leader's log from index 1
+    truth = Membership(frozenset("abc"), frozenset({"x", "n5"}))
+    assert lead.membership == truth
+    assert n5.membership == truth
+    assert n5.status().role == Role.LEARNER
+    lead.propose_membership(ConfChange(PROMOTE, "n5"))
+    c.stabilize()
+    promoted = Membership(frozenset({"a", "b", "c", "n5"}), frozenset("x"))
+    assert all(e.membership == promoted for e in c.engines.values())
+    # A restart replays the same history from its disk.
+    c.crash("n5")
+    c.start("n5", Membership(frozenset("abcx")))
+    assert c.engines["n5"].membership == promoted
+
+
+def test_a_fresh_clusters_first_leader_writes_the_full_membership_at_index_1() -> None:
+    c = Cluster(["a", "b", "c"], learners=("l",), seed=5)
+    leader = c.elect_any()
+    first = c.engines[leader].log.entries[0]
+    assert (first.index, first.kind) == (1, EntryKind.CONF_BOOTSTRAP)
+    assert decode_bootstrap(first.data) == Membership(frozenset("abc"), frozenset("l"))
+    assert all(e.log.committed >= 1 for e in c.engines.values())  # it does the NOOP's job
+    c.propose(leader, b"v")
+    assert c.commands("l") == [b"v"]
+    # A later leader has a log: it writes a NOOP, never a second bootstrap.
+    c.isolate(leader)
+    c.tick(60)
+    new = c.leader()
+    assert new != leader
+    kinds = [e.kind for e in c.engines[new].log.entries]
+    assert kinds.count(EntryKind.CONF_BOOTSTRAP) == 1 and kinds[-1] == EntryKind.NOOP
+
+
+def test_replay_a_bootstrap_replaces_the_base_and_truncating_it_restores_the_base() -> None:
+    guess = Membership(frozenset("abcx"))
+    real = Membership(frozenset("abc"), frozenset("x"))
+    h = ConfHistory(0, guess)
+    assert h.on_append([Entry(1, 1, EntryKind.CONF_BOOTSTRAP, encode_bootstrap(real))])
+    assert h.current == real and h.at(0) == guess and h.at(1) == real
+    h.on_append([Entry(2, 1, EntryKind.CONF_CHANGE, ConfChange(ADD, "x").encode())])
+    assert h.current == real  # "already a member": skipped, as on every node
+    h.compact(2)
+    assert h.steps == [(2, real)]
+    h2 = ConfHistory(0, guess)
+    h2.on_append([Entry(1, 1, EntryKind.CONF_BOOTSTRAP, encode_bootstrap(real))])
+    assert h2.truncate_from(1) and h2.current == guess

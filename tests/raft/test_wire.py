@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from senate.consensus.types import ConfChange, ConfChangeOp, Entry, EntryKind, Membership, Snapshot
 from senate.errors import MalformedInput
 from senate.raft import RaftMessage, message_from_wire
+from senate.raft.membership import encode_bootstrap
 from senate.raft.messages import MessageType
 
 ids = st.text(min_size=1, max_size=8)
@@ -30,11 +31,12 @@ def messages(draw: st.DrawFn) -> RaftMessage:
         out = []
         for i in range(n):
             kind = draw(st.sampled_from(EntryKind))
-            data = (
-                ConfChange(ConfChangeOp.PROMOTE, draw(ids)).encode()
-                if kind == EntryKind.CONF_CHANGE
-                else draw(st.binary(max_size=20))
-            )
+            if kind == EntryKind.CONF_CHANGE:
+                data = ConfChange(ConfChangeOp.PROMOTE, draw(ids)).encode()
+            elif kind == EntryKind.CONF_BOOTSTRAP:
+                data = encode_bootstrap(Membership(frozenset(draw(st.sets(ids, min_size=1)))))
+            else:
+                data = draw(st.binary(max_size=20))
             out.append(Entry(index + 1 + i, term, kind, data))
         entries = tuple(out)
     snap = None
@@ -104,6 +106,10 @@ def test_one_corrupted_field_is_refused_or_still_valid(
     assert isinstance(decoded, RaftMessage)
 
 
+_NO_VOTERS = msgpack.packb([[], []])  # bootstrap entries: no voters, or one both ways
+_OVERLAP = msgpack.packb([["a"], ["a"]])
+
+
 @pytest.mark.parametrize(
     "wire",
     [
@@ -116,6 +122,9 @@ def test_one_corrupted_field_is_refused_or_still_valid(
         [0, "a", "b", 1, 0, 0, 0, 1, 0, 0, b"", [], None],
         [0, "a", "b", 1, 0, 5, 0, False, 0, 0, b"", [[7, 1, 0, b""]], None],
         [0, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [[1, 1, 2, b"junk"]], None],
+        [0, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [[1, 1, 3, b"junk"]], None],
+        [0, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [[1, 1, 3, _NO_VOTERS]], None],
+        [0, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [[1, 1, 3, _OVERLAP]], None],
         [0, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [[1, 2, 0, b""], [2, 1, 0, b""]], None],
         [8, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [], None],
         [8, "a", "b", 1, 0, 0, 0, False, 0, 0, b"", [], [1, 1, [[], []], b""]],

@@ -29,6 +29,11 @@ class EntryKind(enum.IntEnum):
     NORMAL = 0  # application command; `data` is opaque to the engine
     NOOP = 1  # written by a new leader to commit entries of earlier terms
     CONF_CHANGE = 2  # `data` is an encoded ConfChange
+    # Raft only: a fresh cluster's first entry, the full initial membership
+    # (msgpack of Membership.to_obj()), so a log read from index 1 says who voted
+    # first (raft/membership.py). Not a ConfChange: nothing that reads ConfChange
+    # ops (runtime, sim, Paxos, ZAB) ever sees it; drivers skip it like a NOOP.
+    CONF_BOOTSTRAP = 3
 
 
 @dataclass(slots=True, frozen=True)

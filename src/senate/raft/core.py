@@ -25,7 +25,9 @@ Rules this file keeps (the theory of operation, in the manner of h11's _state.py
   uncommitted change (ConfigChangeInProgress), none before the leader committed
   an entry of its own term (the single-server bug fix), PROMOTE only for a
   learner holding every committed entry (LearnerNotCaughtUp), and a leader that
-  removed itself leads on until that entry commits, then steps down.
+  removed itself leads on until that entry commits, then steps down. A fresh
+  cluster's first leader writes a CONF_BOOTSTRAP entry (the initial membership)
+  instead of its NOOP, so the log alone says who voted first (membership.py).
 
 Small methods marked "narrow" are the seams mutants.py overrides to build the
 deliberately broken variants; keep them one decision each.
@@ -50,7 +52,7 @@ from senate.consensus.types import (
 )
 from senate.raft.config import RaftConfig
 from senate.raft.log import RaftLog
-from senate.raft.membership import ConfHistory
+from senate.raft.membership import ConfHistory, encode_bootstrap
 from senate.raft.messages import TRANSFER_CONTEXT, MessageType, RaftMessage
 from senate.raft.progress import Inflights, Progress
 from senate.raft.quorum import VoteResult, vote_result
@@ -197,7 +199,14 @@ class RaftCore:
         # No conf change until this term's first entry commits (the single-server
         # membership bug fix: ongaro, raft-dev 2015).
         self.pending_conf_index = self.log.last_index
-        self.append_entries([Entry(self.log.last_index + 1, self.term, EntryKind.NOOP)])
+        if self.log.last_index == 0 and self.snapshot is None:
+            # A fresh cluster: entry 1 records the initial membership, so a joiner
+            # replaying from index 1 need not trust its --cluster (membership.py).
+            # It is of this term, so it also does the NOOP's job.
+            first = Entry(1, self.term, EntryKind.CONF_BOOTSTRAP, encode_bootstrap(self.membership))
+            self.append_entries([first])
+        else:
+            self.append_entries([Entry(self.log.last_index + 1, self.term, EntryKind.NOOP)])
 
     def sync_progress(self) -> None:
         """Leader: one Progress per other member, after any membership change."""

@@ -7,12 +7,45 @@ Rules this file keeps:
   membership, then every CONF_CHANGE entry in the log, in order";
 - `apply_change` is a pure function of (membership, change): a change that does
   not apply (promote a voter, remove a stranger) leaves membership unchanged, the
-  same way on every node, so logs never disagree about membership.
+  same way on every node, so logs never disagree about membership;
+- the log is self-describing (etcd's rule: the initial configuration is in the
+  log). A fresh cluster's first leader (empty log, no snapshot) writes, as entry
+  1 and instead of its NOOP, a CONF_BOOTSTRAP entry carrying the full membership
+  (voters and learners) it was started with; every founding node is started with
+  the same --cluster, so whichever wins writes the same one. Replay treats that
+  entry as a reset: the membership at its index is the one it carries, whatever
+  base the node was constructed with. Without it a joiner (whose base is only
+  what --cluster says *now*) would replay the history on the wrong initial
+  voters: e.g. an unpromoted learner listed in --cluster would count as a voter
+  (its ADD_LEARNER skipped as "already a member"), and quorums could be disjoint.
+  A joiner that gets a snapshot instead takes the snapshot's membership. A
+  joiner never campaigns before a PROMOTE of its own id (it is in no base and in
+  no bootstrap), so the reset never makes it a candidate. Logs written before
+  this rule have no such entry and replay on the base exactly as before.
 """
 
 from __future__ import annotations
 
+import msgpack
+
 from senate.consensus.types import ConfChange, ConfChangeOp, Entry, EntryKind, Membership
+from senate.errors import MalformedInput
+
+
+def encode_bootstrap(m: Membership) -> bytes:
+    return msgpack.packb(m.to_obj())
+
+
+def decode_bootstrap(data: bytes) -> Membership:
+    """The membership a CONF_BOOTSTRAP entry carries; MalformedInput on garbage."""
+    try:
+        obj = msgpack.unpackb(data)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise MalformedInput(f"bad bootstrap entry: {data!r}") from exc
+    m = Membership.from_obj(obj)
+    if not m.voters or m.voters & m.learners:
+        raise MalformedInput(f"bad bootstrap entry: {data!r}")
+    return m
 
 
 def apply_change(m: Membership, cc: ConfChange) -> Membership:
@@ -30,7 +63,8 @@ def apply_change(m: Membership, cc: ConfChange) -> Membership:
 
 
 class ConfHistory:
-    """(index, membership) for the base (snapshot) and each CONF_CHANGE in the log."""
+    """(index, membership) for the base (snapshot) and each CONF_CHANGE or
+    CONF_BOOTSTRAP in the log."""
 
     __slots__ = ("steps",)
 
@@ -53,6 +87,10 @@ class ConfHistory:
                 self.steps.append(
                     (entry.index, apply_change(self.current, ConfChange.decode(entry.data)))
                 )
+                changed = True
+            elif entry.kind == EntryKind.CONF_BOOTSTRAP:
+                # Replaces, not amends: the base may be a joiner's guess from --cluster.
+                self.steps.append((entry.index, decode_bootstrap(entry.data)))
                 changed = True
         return changed
 

@@ -34,6 +34,7 @@ from senate.consensus.types import (
     Snapshot,
 )
 from senate.errors import MalformedInput
+from senate.raft.membership import decode_bootstrap
 
 TRANSFER_CONTEXT = b"transfer"
 
@@ -165,6 +166,8 @@ def _entries(value: object) -> tuple[Entry, ...]:
         data = _bytes(item[3], "entry data")
         if kind == EntryKind.CONF_CHANGE:
             ConfChange.decode(data)  # raises MalformedInput on garbage
+        elif kind == EntryKind.CONF_BOOTSTRAP:
+            decode_bootstrap(data)  # garbage here would break replay on every node
         if out and (index != out[-1].index + 1 or term < out[-1].term):
             raise MalformedInput("raft message: entries must be contiguous, terms non-decreasing")
         if index == 0 or term == 0:

@@ -139,6 +139,9 @@ class MemberBook:
         if path.exists():
             book = cls._load(path, node_id)
         else:
+            # For a joiner this is only a guess (today's members, voter or not): Raft
+            # replaces it with the initial membership at the log's CONF_BOOTSTRAP
+            # entry, or with a snapshot's (raft/membership.py), before it counts.
             base = frozenset(cluster) - {node_id} if join else frozenset(cluster)
             if not base:
                 raise UsageError("--join: --cluster must list the existing members too")
