@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import redis
 from senate_harness import HOST, NODE_MAIN, free_ports, http, key_path, wait_for
 
 SENATE = [sys.executable, "-c", NODE_MAIN]
@@ -188,24 +189,29 @@ def test_senate_node_refuses_an_unusable_data_dir(tmp_path: Path) -> None:
 
 
 def test_a_single_node_cluster_serves_and_recovers(tmp_path: Path) -> None:
-    peer, http_port = free_ports(2)
+    peer, http_port, resp_port = free_ports(3)
     argv = [
         *SENATE, "node", "--id", "solo", "--data-dir", str(tmp_path / "solo"),
         "--peer", f"127.0.0.1:{peer}", "--http", f"127.0.0.1:{http_port}",
-        "--cluster", f"solo=127.0.0.1:{peer}", "--resp", "127.0.0.1:1",
+        "--cluster", f"solo=127.0.0.1:{peer}", "--resp", f"127.0.0.1:{resp_port}",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{http_port}"
     for round_ in range(2):
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             wait_for("the node to lead", lambda: _leads(url), 20)
+            rdb = redis.Redis(host="127.0.0.1", port=resp_port, socket_timeout=5)
+            wait_for("RESP to answer", lambda r=rdb: _pings(r), 20)
             if round_ == 0:
                 assert http("PUT", url + key_path("solo/k"), b"v").status == 200
+                assert rdb.set("solo-r", "w")
                 # A second node on the same data dir is refused while this one runs.
                 again = _node(*argv[4:])
                 assert again.returncode == 1 and "in use" in again.stderr
             else:
                 assert http("GET", url + key_path("solo/k")).body == b"v"
+                assert rdb.get("solo-r") == b"w"  # the RESP store recovered too
+            rdb.close()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0
         finally:
@@ -214,8 +220,15 @@ def test_a_single_node_cluster_serves_and_recovers(tmp_path: Path) -> None:
                 proc.wait()
         assert proc.stderr is not None
         log = proc.stderr.read()
-        assert "--resp 127.0.0.1:1 ignored" in log
+        assert f"serving RESP on 127.0.0.1:{resp_port}" in log
         time.sleep(0.1)
+
+
+def _pings(rdb: redis.Redis) -> bool:
+    try:
+        return bool(rdb.ping())
+    except redis.ConnectionError:
+        return False
 
 
 def _leads(url: str) -> bool:
