@@ -107,3 +107,11 @@ def test_a_cluster_that_serves_nothing_after_the_heal_is_stuck(
     r = run_simulation(_cfg())
     assert r.violations and r.violations[0].kind == "liveness"
     assert r.ops["ok"] == 0 and r.ops["info"] == 0  # a refusal proves nothing happened
+
+
+def test_an_engine_whose_has_ready_never_clears_is_a_livelock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fake_engine.FakeEngine, "has_ready", lambda self: True)
+    r = run_simulation(_cfg())
+    assert r.violations and r.violations[0].kind == "livelock"

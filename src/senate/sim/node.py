@@ -10,6 +10,8 @@ Rules this file keeps (consensus/engine.py, in this order, for every Ready):
 - Outgoing messages of one batch are sent in order of destination (a stable
   sort): the engine may iterate a set of peers, whose order depends on the
   process's string hash seed, and the run must not.
+- An engine whose has_ready() stays true while its Ready batches are empty would
+  spin the driver forever: after a thousand in a row that is a "livelock" finding.
 - Every callback that can outlive a crash carries the incarnation it belongs to
   and does nothing if the node has crashed since.
 - A paused node neither ticks nor handles anything; what arrives meanwhile waits
@@ -277,9 +279,17 @@ class Node:
         engine = self.engine
         assert engine is not None
         self.inv.now = self.sched.now
+        empty = 0
         while not self._in_ready and self.state is NodeState.UP and engine.has_ready():
             rd = engine.ready()
             self.stats.readies += 1
+            if rd.is_empty():
+                empty += 1
+                if empty >= _MAX_EMPTY_READIES:
+                    # The driver would spin forever: a finding, not a hang.
+                    self.inv.fail(self.id, "livelock", "has_ready() stays true, ready() is empty")
+            else:
+                empty = 0
             crash = rd.must_sync and self.crash_at_fsync
             hs = rd.hard_state
             if self.vote_crash_prob and hs is not None and not crash:
@@ -417,6 +427,9 @@ class Node:
         self._snap_index = index
         self.stats.snapshots += 1
         engine.compact(index, data)
+
+
+_MAX_EMPTY_READIES = 1000  # in a row, in one pump: the engine's has_ready() is lying
 
 
 def _dst(msg: Message) -> str:
