@@ -124,7 +124,7 @@ MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
 #   candidate asks in the *same* term after the voter restarted, and candidates
 #   never re-ask within a term;
 # - ack_in_send_now needs a crash exactly between send_now and the fsync.
-# tests/raft/test_mutants.py (and the Figure 8 test) show each breaking its rule.
+# tests/raft/test_raft_mutants.py (and the Figure 8 test) show each breaking its rule.
 SUBTLE_MUTANTS: dict[str, Callable[[RaftConfig | None], EngineFactory]] = {
     "commit_prev_term": _factory_of(CommitPrevTerm),
     "vote_before_durable": _factory_of(VoteBeforeDurable),
