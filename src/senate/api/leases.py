@@ -7,7 +7,7 @@
 
 Rules this file keeps:
 - Grant and revoke are log commands (durable like a PUT: committed on a quorum,
-  fsynced, applied by the leader before the answer). Keepalive and "remaining" ask the
+  fsynced, applied on the leader or here before the answer). Keepalive and "remaining" ask the
   leader's lease clock (runtime/leases.py): no log entry, no fsync.
 - ttl and remaining are seconds (numbers); ids are integers 1..2**63-1 chosen by
   the node at random. An unknown or already-expired lease is 404 lease_not_found.

@@ -12,7 +12,7 @@ Rules this file keeps:
   fencing token. Give the token to whatever the lock protects, and have it refuse
   smaller tokens.
 - Every step is a log command or a linearizable read, so the answer to POST is
-  durable like a PUT (committed on a quorum, fsynced, applied by the leader).
+  durable like a PUT (committed on a quorum, fsynced, applied on the leader or here).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Rules this file keeps:
   that is not UTF-8 in text mode comes as "value": null plus "value_base64", since
   the txn has already been applied and must not be answered with an error.
 - Durability as for PUT (server.py): the answer comes after the entry is committed
-  on a quorum (fsynced) and applied by the leader; gets inside a txn are linearizable.
+  on a quorum (fsynced) and applied (on the leader or here); gets inside a txn are linearizable.
 - The body may hold several values, so it is read here with its own limit
   (MAX_TXN_BODY) rather than the app's per-value client_max_size.
 """
