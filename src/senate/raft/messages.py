@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from senate.consensus.types import (
-    ConfChange,
     Entry,
     EntryKind,
-    Membership,
     Snapshot,
 )
+from senate.consensus.wire_fields import FieldReader, short
 from senate.errors import MalformedInput
 from senate.raft.membership import decode_bootstrap
 
@@ -125,68 +124,11 @@ def message_from_wire(obj: object) -> RaftMessage:
     return RaftMessage.from_wire(obj)
 
 
-def _short(obj: object) -> str:
-    text = repr(obj)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _uint(value: object, name: str) -> int:
-    # bool is an int subclass; a True where an index belongs is garbage.
-    if type(value) is not int or value < 0 or value >= 1 << 63:
-        raise MalformedInput(
-            f"raft message: {name} must be a non-negative int, got {_short(value)}"
-        )
-    return value
-
-
-def _node(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 256:
-        raise MalformedInput(f"raft message: {name} must be a node id, got {_short(value)}")
-    return value
-
-
-def _bytes(value: object, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise MalformedInput(f"raft message: {name} must be bytes, got {_short(value)}")
-    return value
-
-
-def _entries(value: object) -> tuple[Entry, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise MalformedInput("raft message: entries must be a list")
-    out: list[Entry] = []
-    for item in value:
-        if not isinstance(item, (list, tuple)) or len(item) != 4:
-            raise MalformedInput(f"raft message: bad entry {_short(item)}")
-        index, term = _uint(item[0], "entry index"), _uint(item[1], "entry term")
-        try:
-            kind = EntryKind(_uint(item[2], "entry kind"))
-        except ValueError as exc:
-            raise MalformedInput(f"raft message: bad entry kind {item[2]!r}") from exc
-        data = _bytes(item[3], "entry data")
-        if kind == EntryKind.CONF_CHANGE:
-            ConfChange.decode(data)  # raises MalformedInput on garbage
-        elif kind == EntryKind.CONF_BOOTSTRAP:
-            decode_bootstrap(data)  # garbage here would break replay on every node
-        if out and (index != out[-1].index + 1 or term < out[-1].term):
-            raise MalformedInput("raft message: entries must be contiguous, terms non-decreasing")
-        if index == 0 or term == 0:
-            raise MalformedInput("raft message: entries start at index 1 and term 1")
-        out.append(Entry(index, term, kind, data))
-    return tuple(out)
-
-
-def _snapshot(value: object) -> Snapshot | None:
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise MalformedInput(f"raft message: bad snapshot {_short(value)}")
-    membership = Membership.from_obj(value[2])
-    if not membership.voters:
-        raise MalformedInput("raft message: snapshot membership has no voters")
-    return Snapshot(
-        index=_uint(value[0], "snapshot index"),
-        term=_uint(value[1], "snapshot term"),
-        membership=membership,
-        data=_bytes(value[3], "snapshot data"),
-    )
+# Field decoders shared by every engine (consensus/wire_fields.py).
+_READ = FieldReader("raft", data_checks={EntryKind.CONF_BOOTSTRAP: decode_bootstrap})
+_short = short
+_uint = _READ.uint
+_node = _READ.node
+_bytes = _READ.bytes_
+_entries = _READ.entries
+_snapshot = _READ.snapshot

@@ -44,13 +44,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-from senate.consensus.types import ConfChange, Entry, EntryKind, Membership, Snapshot
+from senate.consensus.types import Entry, Snapshot
+from senate.consensus.wire_fields import FieldReader, short
 from senate.errors import MalformedInput
 
 _FIELDS = 19
-_E = TypeVar("_E", bound=enum.IntEnum)
 _MAX_RUNS = 1 << 16
 
 
@@ -210,35 +210,15 @@ def message_from_wire(obj: object) -> ZabMessage:
     return ZabMessage.from_wire(obj)
 
 
-def _short(obj: object) -> str:
-    text = repr(obj)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _uint(value: object, name: str) -> int:
-    # bool is an int subclass; a True where an index belongs is garbage.
-    if type(value) is not int or value < 0 or value >= 1 << 63:
-        raise MalformedInput(f"zab message: {name} must be a non-negative int, got {_short(value)}")
-    return value
-
-
-def _enum(cls: type[_E], value: object, name: str) -> _E:
-    try:
-        return cls(_uint(value, name))
-    except ValueError as exc:
-        raise MalformedInput(f"zab message: unknown {name} {value!r}") from exc
-
-
-def _node(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 256:
-        raise MalformedInput(f"zab message: {name} must be a node id, got {_short(value)}")
-    return value
-
-
-def _bytes(value: object, name: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise MalformedInput(f"zab message: {name} must be bytes, got {_short(value)}")
-    return value
+# Field decoders shared by every engine (consensus/wire_fields.py).
+_READ = FieldReader("zab", term="epoch")
+_short = short
+_uint = _READ.uint
+_node = _READ.node
+_bytes = _READ.bytes_
+_entries = _READ.entries
+_snapshot = _READ.snapshot
+_enum = _READ.enum
 
 
 def _runs(value: object) -> tuple[tuple[int, int], ...]:
@@ -253,39 +233,3 @@ def _runs(value: object) -> tuple[tuple[int, int], ...]:
             raise MalformedInput("zab message: runs must rise in epoch and index")
         out.append(run)
     return tuple(out)
-
-
-def _entries(value: object) -> tuple[Entry, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise MalformedInput("zab message: entries must be a list")
-    out: list[Entry] = []
-    for item in value:
-        if not isinstance(item, (list, tuple)) or len(item) != 4:
-            raise MalformedInput(f"zab message: bad entry {_short(item)}")
-        index, epoch = _uint(item[0], "entry index"), _uint(item[1], "entry epoch")
-        kind = _enum(EntryKind, item[2], "entry kind")
-        data = _bytes(item[3], "entry data")
-        if kind == EntryKind.CONF_CHANGE:
-            ConfChange.decode(data)  # raises MalformedInput on garbage
-        if out and (index != out[-1].index + 1 or epoch < out[-1].term):
-            raise MalformedInput("zab message: entries must be contiguous, epochs non-decreasing")
-        if index == 0 or epoch == 0:
-            raise MalformedInput("zab message: entries start at index 1 and epoch 1")
-        out.append(Entry(index, epoch, kind, data))
-    return tuple(out)
-
-
-def _snapshot(value: object) -> Snapshot | None:
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise MalformedInput(f"zab message: bad snapshot {_short(value)}")
-    membership = Membership.from_obj(value[2])
-    if not membership.voters:
-        raise MalformedInput("zab message: snapshot membership has no voters")
-    return Snapshot(
-        index=_uint(value[0], "snapshot index"),
-        term=_uint(value[1], "snapshot epoch"),
-        membership=membership,
-        data=_bytes(value[3], "snapshot data"),
-    )
