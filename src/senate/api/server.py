@@ -1,6 +1,7 @@
 """The HTTP/JSON API of CONTRACT.md on aiohttp, served by every node.
 
     GET    /v1/status                 the node's view: role, term, leader, indexes, members
+    GET    /v1/metrics                read-only counters: fsyncs, peer messages (metrics.py)
     GET    /v1/members                {"members": [{"id", "peer", "http", "voter"}]}
     POST   /v1/members, DELETE /v1/members/{id}   add a learner, remove (members.py)
     PUT    /v1/kv/{key}               body = raw value; ?prev_revision=N | ?prev_value=V; ?lease=ID
@@ -48,6 +49,7 @@ from senate.api.errors import ApiError, error_middleware
 from senate.api.leases import add_lease_routes
 from senate.api.locks import add_lock_routes
 from senate.api.members import add_member_routes
+from senate.api.metrics import add_metrics_routes
 from senate.api.txn import run_txn
 from senate.api.watch import watch_stream
 from senate.errors import MalformedInput
@@ -80,6 +82,7 @@ def build_app(node: Node) -> web.Application:
     add_lease_routes(app, lambda request: request.app[NODE_KEY], _client)
     add_lock_routes(app, lambda request: request.app[NODE_KEY])
     add_member_routes(app, lambda request: request.app[NODE_KEY])
+    add_metrics_routes(app, lambda request: request.app[NODE_KEY])
     add_admin_routes(app, node)  # only with --enable-fault-admin
     return app
 
