@@ -131,8 +131,7 @@ class MultiPaxos(PaxosLeader):
         if change.op == ConfChangeOp.PROMOTE:
             if node not in m.learners:
                 raise InvalidConfChange(f"{node} is not a learner")
-            pr = self.progress.get(node)
-            if pr is None or pr.match < self.log.committed:
+            if not self.learner_caught_up(node):
                 raise LearnerNotCaughtUp(f"learner {node} does not hold every chosen slot yet")
         if change.op == ConfChangeOp.REMOVE:
             if node not in m.members:
@@ -140,6 +139,11 @@ class MultiPaxos(PaxosLeader):
             if m.voters == {node}:
                 raise InvalidConfChange(f"{node} is the last voter")
         self.append_proposal(EntryKind.CONF_CHANGE, change.encode())
+
+    def learner_caught_up(self, node: str) -> bool:
+        """Does `node` hold every slot chosen so far? (leader only)"""
+        pr = self.progress.get(node)
+        return pr is not None and pr.match >= self.log.committed
 
     def read_index(self, ctx: bytes) -> None:
         if self.role == Role.LEADER:
