@@ -29,146 +29,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import dataclasses
 import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from clusterkit import (
+    HOST,
+    WRK_DIR,
+    Cluster,
+    Procs,
+    cpu_seconds,
+    free_ports,
+    http_json,
+    parse_wrk,
+    percentile_ms,
+    run_wrk,
+    split,
+    start_senate,
+    wait_for,
+)
 from senate.benchtool.driver import BenchConfig, prefill
 from senate.benchtool.profile import summarize_profile
 
-HOST = "127.0.0.1"
-WRK_DIR = Path(__file__).resolve().parent / "wrk"
-NODE_MAIN = "from senate.cli.main import main; main()"
-START_TIMEOUT = 60.0
-
-
-# ---- processes -------------------------------------------------------------------
-
-
-def _die_with_parent() -> None:
-    # In the child between fork and exec: SIGKILL it if this script dies.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-
-
-@dataclass(slots=True)
-class Procs:
-    """Every long-lived process the bench started, so `close` can end them all."""
-
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-        self.procs.append(proc)
-        return proc
-
-    def close(self) -> None:
-        live = [p for p in self.procs if p.poll() is None]
-        for p in live:
-            with contextlib.suppress(ProcessLookupError):
-                p.terminate()
-        deadline = time.monotonic() + 10
-        for p in live:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-
-def free_ports(count: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _http_json(url: str, body: bytes | None = None) -> Any:
-    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
-    with urllib.request.urlopen(req, timeout=2.0) as resp:
-        return json.loads(resp.read())
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = START_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            got = check()
-            if got:
-                return got
-        time.sleep(0.2)
-    raise SystemExit(f"cluster_bench: timed out waiting for {what}")
-
-
-@dataclass(slots=True)
-class Cluster:
-    name: str  # "senate" | "etcd"
-    urls: list[str]  # client URLs, node order
-    pids: list[int]
-    leader: Callable[[], int]  # index of the leader in `urls`
-
-    def ordered(self) -> list[str]:
-        """Client URLs, leader first (so a single client talks to the leader)."""
-        lead = self.leader()
-        return [self.urls[lead]] + [u for i, u in enumerate(self.urls) if i != lead]
-
-
-def start_senate(procs: Procs, root: Path, prelude: str = "") -> Cluster:
-    ports = free_ports(6)
-    peers = ports[:3]
-    https = ports[3:]
-    flag = ",".join(f"n{i + 1}={HOST}:{p}" for i, p in enumerate(peers))
-    pids = []
-    for i in range(3):
-        code = f"{prelude}; {NODE_MAIN}" if prelude else NODE_MAIN
-        argv = [sys.executable, "-c", code, "node", "--id", f"n{i + 1}"]
-        argv += ["--data-dir", str(root / f"senate-n{i + 1}")]
-        argv += ["--peer", f"{HOST}:{peers[i]}", "--http", f"{HOST}:{https[i]}"]
-        argv += ["--cluster", flag]
-        pids.append(procs.spawn(argv, root / f"senate-n{i + 1}.log").pid)
-    urls = [f"http://{HOST}:{p}" for p in https]
-
-    def leader() -> int:
-        def find() -> int | None:
-            for i, u in enumerate(urls):
-                st = _http_json(f"{u}/v1/status")
-                if st.get("role") == "leader":
-                    return i + 1
-            return None
-
-        return int(_wait("a Senate leader", find)) - 1
-
-    cluster = Cluster("senate", urls, pids, leader)
-    cluster.leader()
-    return cluster
+# Process helpers, wrk running and histogram merging live in bench/clusterkit.py
+# (shared with engines_cluster_bench.py).
 
 
 def start_etcd(procs: Procs, root: Path) -> Cluster:
@@ -195,12 +89,12 @@ def start_etcd(procs: Procs, root: Path) -> Cluster:
     def leader() -> int:
         def find() -> int | None:
             for i, u in enumerate(urls):
-                st = _http_json(f"{u}/v3/maintenance/status", b"{}")
+                st = http_json(f"{u}/v3/maintenance/status", b"{}")
                 if st.get("leader") and st["leader"] == st["header"]["member_id"]:
                     return i + 1
             return None
 
-        return int(_wait("an etcd leader", find)) - 1
+        return int(wait_for("an etcd leader", find)) - 1
 
     cluster = Cluster("etcd", urls, pids, leader)
     cluster.leader()
@@ -263,62 +157,13 @@ def combine(runs: list[Cell]) -> Cell:
     return out
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0.0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
 def senate_sync_stats(url: str) -> tuple[int, int]:
     """(fsyncs, synced entries) so far on the Senate node at `url`, or zeros."""
     try:
-        stats = _http_json(f"{url}/v1/status").get("stats", {})
+        stats = http_json(f"{url}/v1/status").get("stats", {})
     except (OSError, ValueError):
         return 0, 0
     return int(stats.get("syncs", 0)), int(stats.get("synced_entries", 0))
-
-
-def split(total: int, ways: int) -> list[int]:
-    """`total` connections over `ways` nodes, the first (the leader) taking extras."""
-    base, extra = divmod(total, ways)
-    return [base + (1 if i < extra else 0) for i in range(ways)]
-
-
-def percentile_ms(hist: dict[int, int], pct: float) -> float | None:
-    """Nearest-rank percentile of a merged bucket histogram (bucket = lower bound, us)."""
-    total = sum(hist.values())
-    if total == 0:
-        return None
-    rank = max(1, -(-total * pct // 100))
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if seen >= rank:
-            return bucket / 1000.0
-    return max(hist) / 1000.0
-
-
-def parse_wrk(out: str) -> tuple[dict[str, int], dict[int, int]]:
-    fields: dict[str, int] = {}
-    hist: dict[int, int] = {}
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            for part in line.split()[1:]:
-                k, v = part.split("=")
-                fields[k] = int(float(v))
-        elif line.startswith("HIST"):
-            for part in line.split()[1:]:
-                b, n = part.split(":")
-                hist[int(float(b))] = hist.get(int(float(b)), 0) + int(n)
-    if not fields:
-        raise RuntimeError(f"wrk printed no BENCH line:\n{out}")
-    return fields, hist
 
 
 def run_cell(
@@ -329,28 +174,8 @@ def run_cell(
     lead = cluster.leader()
     cpu0 = [cpu_seconds(p) for p in cluster.pids]
     sync0 = senate_sync_stats(urls[0]) if cluster.name == "senate" else (0, 0)
-    runs: list[subprocess.Popen[str]] = []
-    try:
-        for idx, (url, conns) in enumerate(zip(urls, split(clients, len(urls)), strict=True)):
-            if conns == 0:
-                continue
-            argv = ["wrk", "-t", str(conns), "-c", str(conns), "-d", f"{duration:g}s"]
-            argv += ["--timeout", "10s", "-s", str(script), url, "--", str(keys), "256", str(idx)]
-            runs.append(
-                subprocess.Popen(
-                    argv,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    preexec_fn=_die_with_parent,
-                )
-            )
-        outs = [r.communicate(timeout=duration + 60)[0] for r in runs]
-    finally:
-        for r in runs:
-            if r.poll() is None:
-                r.kill()
-                r.wait()
+    targets = [(u, n) for u, n in zip(urls, split(clients, len(urls)), strict=True) if n]
+    outs = run_wrk(script, targets, duration, [str(keys), "256"])
     cpu = [cpu_seconds(p) - c0 for p, c0 in zip(cluster.pids, cpu0, strict=True)]
     sync1 = senate_sync_stats(urls[0]) if cluster.name == "senate" else (0, 0)
     cell = Cell(cluster.name, op, clients, load=os.getloadavg())
