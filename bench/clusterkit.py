@@ -145,6 +145,7 @@ def start_senate(
     `protocol`: passed as `--protocol` (None: the node's default engine). Returns
     once some node reports itself leader.
     """
+    root.mkdir(parents=True, exist_ok=True)
     ports = free_ports(2 * nodes)
     peers = ports[:nodes]
     https = ports[nodes:]
