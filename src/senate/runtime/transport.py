@@ -397,14 +397,29 @@ class Transport:
         return tasks
 
     async def _run_peer(self, peer: _Peer) -> None:
-        """The writer of one peer: connect when there is work, write in batches."""
+        """The writer of one peer. It must outlive any error: a writer task that ended
+        would cut the link to this peer for good, silently (its queue only drops)."""
+        while True:
+            try:
+                await self._pump(peer)
+            except Exception:
+                logger.exception(
+                    "node %s: writer to %s failed; restarting it", self.node_id, peer.id
+                )
+                if peer.conn is not None:
+                    peer.conn.close()
+                    peer.conn = None
+                await asyncio.sleep(self._backoff(1))
+
+    async def _pump(self, peer: _Peer) -> None:
+        """Connect when there is work, write in batches (returns only by raising)."""
         while True:
             if not peer.queue:
                 peer.dropping = False
                 peer.wake.clear()
                 await peer.wake.wait()
                 continue
-            if peer.conn is None or peer.conn.dead:
+            if peer.conn is None or peer.conn.dead or peer.conn.writer.is_closing():
                 if peer.conn is not None:
                     peer.conn.close()
                     peer.conn = None
@@ -415,7 +430,9 @@ class Transport:
             batch = self._take_batch(peer)
             try:
                 await self._write(peer.conn.writer, batch)
-            except (ConnectionError, OSError) as exc:
+            except (ConnectionError, OSError, RuntimeError) as exc:
+                # RuntimeError: uvloop refuses to write on a transport it closed on a
+                # reset before _watch ran; uncaught, it ended this task and the link.
                 peer.counters.lost += len(batch)
                 logger.warning(
                     "node %s: connection to %s failed while sending: %s", self.node_id, peer.id, exc
@@ -484,7 +501,7 @@ class Transport:
                 raise MalformedInput("peer sent more than its handshake before we spoke")
             answer = decode_handshake(reply[0])
             problem = answer_problem(answer, cluster_id=cfg.cluster_id, expected=peer.id)
-        except (OSError, TimeoutError, MalformedInput) as exc:
+        except (OSError, TimeoutError, MalformedInput, RuntimeError) as exc:
             problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except asyncio.CancelledError:
             if writer is not None:
