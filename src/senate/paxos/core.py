@@ -39,7 +39,11 @@ Rules this file keeps (the theory of operation, in the manner of h11's _state.py
   reach the ballot's sync point (the last re-proposed slot); taking it, the
   acceptor drops whatever of its log lies beyond, then records the ballot as
   accepted. From then on its log is a prefix of the leader's, covering every
-  slot the leader re-proposed;
+  slot the leader re-proposed. It cuts only above its commit index: the cut
+  reaches the disk by rewriting the slot it keeps last, and a chosen slot may
+  be compacted into a snapshot before that rewrite is written (the stale tail
+  would stay on disk under the new ballot); an accept that reaches no further
+  than the commit index is acked (those slots are chosen) without adopting;
 - leader stickiness: an acceptor that heard from a leader within an election
   timeout ignores other prepares (unless marked transfer); a stale leader is
   told the higher ballot and re-runs phase 1 above it (leader.py).
@@ -398,8 +402,14 @@ class PaxosCore:
         if not synced:
             cut = max(reach, log.committed)
             if log.last_index > cut:
-                if cut <= log.offset:
-                    return reach  # cannot cut here; the next accept (from reach) will
+                if cut <= log.committed:
+                    # The cut reaches the disk as a rewrite of slot `cut`; a chosen
+                    # slot may be applied and compacted into a snapshot before that
+                    # rewrite is persisted, which would leave the stale tail on disk
+                    # under the new accepted ballot. Everything up to `reach` is
+                    # chosen here, so ack it and adopt the ballot with the next
+                    # accept that reaches past the commit index.
+                    return reach
                 self.truncate_after(cut)
             self.accepted = m.ballot
         return reach

@@ -12,7 +12,10 @@ Rules this file keeps:
   entry is never truncated (that would be a safety bug: raise);
 - `stable` is the last slot the driver reported durable; everything after it goes
   out in the next Ready. Rewriting from slot i pulls `stable` below i, so the
-  driver truncates its log there.
+  driver truncates its log there. offset <= stable, so has_ready()'s
+  `stable < last_index` means unstable() is not empty; a compaction over a slot
+  whose rewrite is still pending with nothing after it is a bug (core.py never
+  cuts at or below the commit index) and raises.
 """
 
 from __future__ import annotations
@@ -114,5 +117,14 @@ class PaxosLog:
         term = self.term(index)
         if term is None or index <= self.offset:
             return
+        if index > self.stable:
+            if index >= self.last_index:
+                # A rewrite pending at or below `index` is what cuts the driver's
+                # log tail; with nothing after it left to write, that tail would stay
+                # (and has_ready() would promise a Ready with nothing in it).
+                raise EngineMisuse(
+                    f"paxos log: compacting to {index} over unwritten slot {self.stable + 1}"
+                )
+            self.stable = index  # the entries after it go out again, from index + 1
         del self.entries[: index - self.offset]
         self.offset, self.offset_term = index, term
