@@ -115,6 +115,7 @@ class Cluster:
     size: int = 3
     extra_args: tuple[str, ...] = ()
     resp: bool = False  # every node also serves RESP (the active-active store)
+    protocol: str = "raft"  # the consensus engine every node runs (--protocol)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -152,6 +153,8 @@ class Cluster:
             f"{HOST}:{node.http_port}",
             "--cluster",
             self.cluster_flag,
+            "--protocol",
+            self.protocol,
             *(("--resp", f"{HOST}:{node.resp_port}") if node.resp_port else ()),
             *self.extra_args,
         ]

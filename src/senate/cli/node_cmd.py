@@ -15,6 +15,9 @@ Rules this file keeps:
 - `--join` starts a new member (docs/API.md, "Members"): it is not a voter of its
   initial configuration, so it waits to be added instead of campaigning. After the
   first start the data dir's members.json, not `--cluster`, names the members.
+- `--protocol raft|multipaxos|zab` picks the consensus engine (default raft). The
+  data dir remembers it (DATA_DIR/PROTOCOL): restarting it with another protocol
+  exits 2 with one line naming the one it holds, and reads none of its log.
 - Logs go to stderr, one line per event that matters.
 """
 
@@ -35,9 +38,11 @@ import click
 from senate.errors import SenateError, StorageError, UsageError
 from senate.runtime.config import (
     DEFAULT_ELECTION_TICKS,
+    DEFAULT_PROTOCOL,
     DEFAULT_SNAPSHOT_EVERY,
     DEFAULT_TICK_MS,
     DEFAULT_WRITE_TIMEOUT,
+    PROTOCOLS,
     NodeConfig,
     format_addr,
     parse_addr,
@@ -57,6 +62,13 @@ logger = logging.getLogger("senate.node")
 )
 @click.option("--cluster", required=True, help="Initial members: id=host:port,... (self included).")
 @click.option("--cluster-id", default="senate", show_default=True, help="Refuse other clusters.")
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=DEFAULT_PROTOCOL,
+    show_default=True,
+    help="The consensus engine; every member must run the same one.",
+)
 @click.option(
     "--tick-ms", type=click.IntRange(1, 10_000), default=DEFAULT_TICK_MS, show_default=True
 )
@@ -100,6 +112,7 @@ def node(
     resp: str | None,
     cluster: str,
     cluster_id: str,
+    protocol: str,
     tick_ms: int,
     election_ticks: int,
     snapshot_every: int,
@@ -122,6 +135,7 @@ def node(
         write_timeout=write_timeout,
         fault_admin=enable_fault_admin,
         join=join,
+        protocol=protocol,
     )
     if not cluster_id or len(cluster_id) > 256:
         raise UsageError("--cluster-id must be 1..256 characters")
@@ -173,6 +187,9 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         node_obj = Node(config)
+    except UsageError as exc:  # e.g. --protocol differs from the one the data dir holds
+        click.echo(f"senate node: {exc}", err=True)
+        return 2
     except (StorageError, OSError, SenateError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         click.echo(f"senate node: data dir {config.data_dir} is unusable: {reason}", err=True)
@@ -198,9 +215,10 @@ async def _serve(config: NodeConfig, uvloop: bool) -> int:
         await node_obj.stop()
         return 1
     logger.info(
-        "node %s up (pid %d): http %s, peer %s, cluster %s%s",
+        "node %s up (pid %d, %s): http %s, peer %s, cluster %s%s",
         config.node_id,
         os.getpid(),
+        config.protocol,
         format_addr(config.http_addr),
         format_addr(config.peer_addr),
         ",".join(f"{nid}={format_addr(a)}" for nid, a in config.cluster.items()),

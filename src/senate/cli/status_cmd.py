@@ -3,7 +3,8 @@
 Rules this file keeps:
 - Asks GET /v1/status of each endpoint (default: the endpoints `senate up` uses
   with its default base port) with a short timeout, all at once, and prints one
-  row per endpoint: id, role, term, leader, commit and applied indexes, members.
+  row per endpoint: id, protocol, role, term, leader, commit and applied
+  indexes, members.
   An endpoint that does not answer gets a row saying so; it is not an error
   unless none answers (exit 1).
 - `--json` prints the raw answers (a list, null for a silent endpoint) for scripts.
@@ -53,7 +54,7 @@ def fetch_status(url: str, timeout: float = TIMEOUT) -> dict[str, Any] | str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status objects.")
 def status(endpoints: str, as_json: bool) -> None:
-    """Show members, roles, terms, the leader, commit and applied indexes."""
+    """Show protocol, members, roles, terms, the leader, commit and applied indexes."""
     urls = [u.strip() for u in endpoints.split(",") if u.strip()]
     if not urls:
         raise UsageError("--endpoints: no endpoint given")
@@ -72,13 +73,14 @@ def status(endpoints: str, as_json: bool) -> None:
 
 def _table(urls: list[str], answers: list[dict[str, Any] | str]) -> Table:
     table = Table(title="senate cluster status")
-    for name in ("endpoint", "id", "role", "term", "leader", "commit", "applied", "members"):
+    columns = ("endpoint", "id", "protocol", "role", "term", "leader", "commit", "applied")
+    for name in (*columns, "members"):
         justify = "right" if name in ("term", "commit", "applied") else "left"
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for url, ans in zip(urls, answers, strict=True):
         where = url.split("://", 1)[-1]
         if isinstance(ans, str):
-            table.add_row(where, "-", f"[red]unreachable[/] ({ans})", "", "", "", "", "")
+            table.add_row(where, "-", "", f"[red]unreachable[/] ({ans})", "", "", "", "", "")
             continue
         role = str(ans.get("role", "?"))
         style = {"leader": "bold green", "follower": "", "candidate": "yellow"}.get(role, "yellow")
@@ -91,6 +93,7 @@ def _table(urls: list[str], answers: list[dict[str, Any] | str]) -> Table:
         table.add_row(
             where,
             str(ans.get("id", "?")),
+            str(ans.get("protocol", "?")),
             f"[{style}]{role}[/]" if style else role,
             str(ans.get("term", "")),
             str(ans.get("leader") or "-"),

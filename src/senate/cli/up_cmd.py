@@ -12,6 +12,9 @@ Rules this file keeps:
 - Every port is checked free before any node starts; a busy one exits 1 naming it.
 - Node i keeps its data in DATA_DIR/n<i> and its log in DATA_DIR/n<i>.log;
   restarting `senate up` with the same data dir recovers the cluster.
+- `--protocol raft|multipaxos|zab` (default raft) is passed to every node. A data
+  dir remembers its protocol: `senate up` with another one exits 2 before any
+  node starts, naming the protocol the data dir holds.
 - It prints every endpoint, waits (bounded) until every node answers /v1/status,
   then stays in the foreground. If a node exits on its own it says so (with its
   exit code and log file) and goes on while others run.
@@ -39,7 +42,9 @@ from typing import IO
 
 import click
 
-from senate.errors import SenateError, UsageError
+from senate.errors import SenateError
+from senate.runtime.config import DEFAULT_PROTOCOL, PROTOCOLS
+from senate.runtime.engines import check_protocol
 
 DEFAULT_BASE_PORT = 7100
 HTTP_OFFSET = 1000
@@ -47,7 +52,6 @@ RESP_OFFSET = -1000
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0  # seconds for every node to answer /v1/status
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
-_PROTOCOLS = ("raft", "multipaxos", "zab")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -111,12 +115,18 @@ def plan(nodes: int, base_port: int, data_dir: Path) -> list[Member]:
     default=Path("senate-data"),
     show_default=True,
 )
-@click.option("--protocol", type=click.Choice(_PROTOCOLS), default="raft", show_default=True)
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default=DEFAULT_PROTOCOL,
+    show_default=True,
+    help="The consensus engine every node runs.",
+)
 def up(nodes: int, base_port: int, data_dir: Path, protocol: str) -> None:
     """Start a local cluster in the foreground; Ctrl-C stops every node."""
-    if protocol != "raft":
-        raise UsageError(f"--protocol {protocol}: that engine is not available yet (use raft)")
     members = plan(nodes, base_port, data_dir)
+    for m in members:
+        check_protocol(m.data_dir, protocol)  # UsageError (exit 2) naming what it holds
     busy = [
         p
         for m in members
@@ -139,7 +149,7 @@ def up(nodes: int, base_port: int, data_dir: Path, protocol: str) -> None:
     say(f"senate up: starting {nodes} {protocol} node(s), data in {data_dir}")
     try:
         for m in members:
-            _spawn(m, cluster)
+            _spawn(m, cluster, protocol)
             say(
                 f"  {m.node_id}  http {m.http_url}  resp {HOST}:{m.resp_port}  "
                 f"peer {HOST}:{m.peer_port}  "
@@ -176,7 +186,7 @@ def _die_with_parent() -> None:
         return
 
 
-def _spawn(m: Member, cluster: str) -> None:
+def _spawn(m: Member, cluster: str, protocol: str) -> None:
     m.log_file = open(m.log_path, "ab")  # noqa: SIM115 - closed in _stop_all
     argv = [
         sys.executable,
@@ -195,6 +205,8 @@ def _spawn(m: Member, cluster: str) -> None:
         f"{HOST}:{m.resp_port}",
         "--cluster",
         cluster,
+        "--protocol",
+        protocol,
     ]
     m.proc = subprocess.Popen(
         argv,

@@ -86,6 +86,17 @@ class Engine(Protocol):
         up to `index`.
         """
 
+    def snapshot_meta(self, index: int) -> tuple[int, Membership]:
+        """(term, membership) of a snapshot at applied `index`: exactly what
+        compact(index, ...) will keep, so the driver persists the very Snapshot the
+        engine serves. The membership is the one in force at `index` (later, maybe
+        uncommitted changes are not in it). Raises for an index beyond the applied
+        one or no longer in the log."""
+
+    def learner_caught_up(self, node: str) -> bool:
+        """On the leader: does learner `node` hold every committed entry? (Then a
+        PROMOTE of it is accepted.) False anywhere else."""
+
     def status(self) -> Status: ...
 
 

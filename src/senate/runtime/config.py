@@ -29,6 +29,9 @@ DEFAULT_TICK_MS = 50
 DEFAULT_ELECTION_TICKS = 10
 DEFAULT_SNAPSHOT_EVERY = 10_000
 DEFAULT_WRITE_TIMEOUT = 5.0
+# The consensus engines a node can run (runtime/engines.py builds them).
+PROTOCOLS = ("raft", "multipaxos", "zab")
+DEFAULT_PROTOCOL = "raft"
 
 
 def parse_addr(text: str, what: str) -> Addr:
@@ -95,6 +98,7 @@ class NodeConfig:
     max_value_bytes: int = 1 << 20
     fault_admin: bool = False  # serve /v1/admin/faults (tests only; off by default)
     join: bool = False  # a new member: a learner until the log makes it a voter
+    protocol: str = DEFAULT_PROTOCOL  # the consensus engine (one of PROTOCOLS)
 
     def __post_init__(self) -> None:
         check_node_id(self.node_id)
@@ -110,6 +114,11 @@ class NodeConfig:
             raise UsageError("tick must be >= 1 ms, election >= 2 ticks, snapshot-every >= 1")
         if self.write_timeout <= 0:
             raise UsageError("write timeout must be positive")
+        if self.protocol not in PROTOCOLS:
+            known = ", ".join(PROTOCOLS)
+            raise UsageError(
+                f"--protocol: unknown protocol {self.protocol!r} (choose from {known})"
+            )
 
     @property
     def peers(self) -> dict[str, Addr]:

@@ -34,7 +34,6 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import msgpack
 
@@ -262,16 +261,7 @@ class Driver:
         # The engine's own (term, membership) at `index`, so the stored snapshot is
         # the one the engine keeps: status().membership may hold later changes that
         # are not even committed yet, and a truncated one would live on in the file.
-        if isinstance(self.engine, SnapshotMeta):
-            return self.engine.snapshot_meta(index)
-        return self.applied_term, self.engine.status().membership
-
-
-@runtime_checkable
-class SnapshotMeta(Protocol):
-    """An engine that says what snapshot it keeps at an index (Raft does)."""
-
-    def snapshot_meta(self, index: int) -> tuple[int, Membership]: ...
+        return self.engine.snapshot_meta(index)
 
 
 def _write_key(data: bytes) -> WriteKey | None:

@@ -1,7 +1,8 @@
 """Where each member listens, and the initial configuration, kept by every node.
 
-Raft decides *who* the members are (the snapshot's membership, then every
-CONF_CHANGE entry in the log). This file keeps what Raft does not know: each
+The engine (Raft, Multi-Paxos or ZAB) decides *who* the members are (the
+snapshot's membership, then every CONF_CHANGE entry in the log). This file keeps
+what the engine does not know: each
 member's peer and HTTP addresses, so the transport can reach it and clients can
 be pointed at it.
 
@@ -36,18 +37,16 @@ from typing import Any
 
 import msgpack
 
+from senate.consensus.engine import Engine
 from senate.consensus.types import ConfChange, ConfChangeOp, Entry, Membership, Role
 from senate.errors import (
     ConfigChangeInProgress,
     ConsensusError,
     NotLeader,
-    ProposalDropped,
     SenateError,
     StorageError,
     UsageError,
 )
-from senate.raft import Raft
-from senate.raft.errors import InvalidConfChange
 from senate.runtime.config import Addr, check_node_id, format_addr, parse_addr
 from senate.runtime.transport import Transport
 
@@ -247,7 +246,7 @@ class Members:
     """
 
     book: MemberBook
-    engine: Raft
+    engine: Engine
     transport: Transport
     kick: Callable[[], None]
     timeout: float  # seconds a change may take to be applied here
@@ -392,10 +391,10 @@ class Members:
                     ) from None
                 await asyncio.sleep(_POLL)
                 continue
-            except (InvalidConfChange, ProposalDropped) as exc:
-                raise MemberConflict(str(exc)) from None
             except NotLeader:
                 continue  # _leader_only() names whoever leads now
+            except ConsensusError as exc:  # the engine's InvalidConfChange, ProposalDropped...
+                raise MemberConflict(str(exc)) from None
             self.kick()
             return
 

@@ -77,9 +77,9 @@ from senate.kv import (
     encode_request,
     new_lease_id,
 )
-from senate.raft import Raft, RaftConfig, RaftMessage, message_from_wire
 from senate.runtime.config import NodeConfig, format_addr
 from senate.runtime.driver import Driver
+from senate.runtime.engines import EngineSettings, claim_protocol, engine_kind, register_engines
 from senate.runtime.faults import FaultRules
 from senate.runtime.forward import (
     FORWARD,
@@ -106,7 +106,6 @@ from senate.wire.codec import Codec
 
 logger = logging.getLogger("senate.node")
 
-RAFT_KIND = "raft"
 RETRY_INTERVAL = 1.0  # seconds between re-sends of an unfinished write or read
 NO_LEADER_WAIT = 3.0  # how long a request waits for some leader before a 503
 MAX_ORIGINS = 100_000  # forwarded writes whose results the leader still owes
@@ -150,6 +149,10 @@ class Node:
         self.config = config
         self.id = config.node_id
         self._rng = rng or random.Random(int.from_bytes(os.urandom(8), "big"))
+        # The data dir is checked against (and then bound to) the protocol before
+        # any of its log is read: another engine would misread its hard state.
+        claim_protocol(config.data_dir, config.protocol)  # UsageError if it differs
+        self.engine_kind = engine_kind(config.protocol)
         self.store = FileLogStore(config.data_dir)  # StorageError if unusable
         durable = self.store.load()
         snap = durable.snapshot
@@ -166,12 +169,13 @@ class Node:
             join=config.join,
         )
         membership = Membership(self.book.base)
-        raft_cfg = RaftConfig(election_ticks=config.election_ticks)
-        self.engine = Raft(self.id, membership, durable, self._rng, raft_cfg)
+        settings = EngineSettings(election_ticks=config.election_ticks)
+        self.engine = self.engine_kind.build(self.id, membership, durable, self._rng, settings)
         hs = durable.hard_state
         logger.info(
-            "node %s recovered from %s: term %d, commit %d, snapshot at %d, %d log entries",
+            "node %s (%s) recovered from %s: term %d, commit %d, snapshot at %d, %d log entries",
             self.id,
+            config.protocol,
             config.data_dir,
             hs.term,
             hs.commit,
@@ -183,7 +187,10 @@ class Node:
             FaultRules(random.Random(self._rng.getrandbits(64))) if config.fault_admin else None
         )
         self.codec = Codec()
-        self.codec.register(RAFT_KIND, message_from_wire)
+        # Every engine's messages decode (engines.py); only our engine's are stepped.
+        self._engine_types = register_engines(self.codec)
+        self._engine_msg = self.engine_kind.message_type
+        self._foreign_warned: set[tuple[str, str]] = set()
         register_forward(self.codec)
         register_lease_messages(self.codec)
         register_peer_info(self.codec)
@@ -199,7 +206,7 @@ class Node:
             config.peer_addr,
             self.book.peers(),
             self._on_message,
-            kind=RAFT_KIND,
+            kind=self.engine_kind.wire_kind,
             codec=self.codec,
             config=TransportConfig(cluster_id=config.cluster_id),
             rng=random.Random(self._rng.getrandbits(64)),
@@ -318,9 +325,11 @@ class Node:
         self.membership.on_install()
 
     def _on_message(self, msg: Message) -> None:
-        if isinstance(msg, RaftMessage):
+        if isinstance(msg, self._engine_msg):
             self.engine.step(msg)
             self.driver.kick()
+        elif type(msg) in self._engine_types:
+            self._on_foreign(msg)
         elif isinstance(msg, Forward):
             self._on_forward(msg)
         elif isinstance(msg, ForwardResult):
@@ -334,6 +343,20 @@ class Node:
             if self.peer_http.get(msg.src) != msg.http:
                 logger.info("node %s: %s serves HTTP on %s", self.id, msg.src, msg.http)
             self.peer_http[msg.src] = msg.http
+
+    def _on_foreign(self, msg: Message) -> None:
+        """A peer speaks another engine's protocol: a misconfigured cluster. Say so once."""
+        theirs = self._engine_types[type(msg)]
+        if (msg.src, theirs) not in self._foreign_warned:
+            self._foreign_warned.add((msg.src, theirs))
+            logger.warning(
+                "node %s runs %s but %s sends %s messages; ignoring them (start every "
+                "member with the same --protocol)",
+                self.id,
+                self.config.protocol,
+                msg.src,
+                theirs,
+            )
 
     def _on_forward(self, msg: Forward) -> None:
         # Not decoded here: KVStore.apply validates every entry and applies garbage as

@@ -136,15 +136,23 @@ class Zab(ZabLeader):
         self.elapsed = 0  # the transfer aborts after one election timeout
         self.maybe_transfer()
 
+    def snapshot_meta(self, index: int) -> tuple[int, Membership]:
+        """(epoch, membership) of a snapshot at applied `index`: exactly what
+        compact() keeps, so a driver can persist the very Snapshot the engine serves
+        (the membership in force at `index`, without later uncommitted changes).
+        Raises EngineMisuse beyond the applied index or for an entry no longer held."""
+        if index > self.log.applied:
+            raise EngineMisuse(f"snapshot at {index} beyond the applied index {self.log.applied}")
+        epoch = self.log.epoch(index)
+        if epoch is None:
+            raise EngineMisuse(f"snapshot at {index}: no such entry")
+        return epoch, self.conf.at(index)
+
     def compact(self, index: int, data: bytes) -> None:
         if index <= self.log.offset:
             return
-        if index > self.log.applied:
-            raise EngineMisuse(f"compact({index}) beyond the applied index {self.log.applied}")
-        epoch = self.log.epoch(index)
-        if epoch is None:
-            raise EngineMisuse(f"compact({index}): no such entry")
-        self.snapshot = Snapshot(index, epoch, self.conf.at(index), data)
+        epoch, membership = self.snapshot_meta(index)
+        self.snapshot = Snapshot(index, epoch, membership, data)
         self.log.compact(index)
         self.conf.compact(index)
 
