@@ -61,6 +61,8 @@ def _client(c: Cluster, rec: Recorder, process: int, stop: threading.Event, seed
         roll = rng.random()
         if roll < 0.4:
             _read(rec, process, url, key, last)
+        elif roll < 0.45:
+            _delete(rec, process, url, key, last)
         elif roll < 0.8 or key not in last:
             _write(rec, process, url, key, rec.fresh(), last)
         else:
@@ -105,9 +107,17 @@ def _cas(
         last[key] = new
 
 
-def _send(url: str, body: bytes) -> str:
+def _delete(rec: Recorder, process: int, url: str, key: str, last: dict[str, int]) -> None:
+    rec.record(process, "invoke", "delete", key, None)
+    outcome = _send(url + key_path(key), None, "DELETE")
+    rec.record(process, outcome, "delete", key, None)
+    if outcome == "ok":
+        last.pop(key, None)
+
+
+def _send(url: str, body: bytes | None, method: str = "PUT") -> str:
     try:
-        resp = http("PUT", url, body, timeout=6.0)
+        resp = http(method, url, body, timeout=6.0)
     except ConnectionRefusedError:
         time.sleep(0.05)
         return "fail"
