@@ -100,6 +100,14 @@ class Replica:
                 self.kill9()
         self.proc = None
 
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of this replica's log (every run of it appends there)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join(text.splitlines()[-lines:])
+
     def client(self, timeout: float = 5.0, protocol: int = 2) -> redis.Redis:
         return redis.Redis(
             host="127.0.0.1",
@@ -131,6 +139,18 @@ def running(root: Path, n: int, *extra: str) -> Iterator[list[Replica]]:
     finally:
         for r in replicas:
             r.kill9()
+
+
+@contextlib.contextmanager
+def logs_on_failure(replicas: list[Replica], lines: int = 60) -> Iterator[None]:
+    """On any failure inside, print each replica's log tail (pytest shows it with the
+    failure) before the error goes on."""
+    try:
+        yield
+    except BaseException:
+        for r in replicas:
+            print(f"----- {r.id} log tail ({r.log}) -----\n{r.log_tail(lines)}")
+        raise
 
 
 def partition(replicas: list[Replica], side: list[str]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import redis
 from tests.activeactive.checker import UNKNOWN, History, expected_problems
-from tests.activeactive.harness import Replica, partition, running
+from tests.activeactive.harness import Replica, logs_on_failure, partition, running
 
 COUNTERS = [f"c{i}" for i in range(3)]
 SETS = [f"s{i}" for i in range(3)]
@@ -151,7 +151,7 @@ def converge(replicas: list[Replica]) -> tuple[list[dict[str, object]], float]:
 def test_three_replicas_converge_under_partitions_and_kill9(tmp_path: Path) -> None:
     history = History()
     stop = threading.Event()
-    with running(tmp_path, 3) as replicas:
+    with running(tmp_path, 3) as replicas, logs_on_failure(replicas):
         n1, n2, n3 = replicas
         clients = [Client(i, replicas[i % 3], history, stop) for i in range(6)]
         for c in clients:

@@ -24,9 +24,9 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final
 
-from senate.activeactive.cell import FLOAT_DOWN, FLOAT_UP, INT_DOWN, INT_UP
 from senate.activeactive.clock import PackedHLC
 from senate.activeactive.keys import STRING, TYPE_NAMES, KeyState
 from senate.activeactive.keyspace import Keyspace, Op, OpBuilder
@@ -34,14 +34,15 @@ from senate.activeactive.values import (
     INT64_MAX,
     INT64_MIN,
     cell_value,
+    incr_long_double,
     parse_float,
     parse_int,
+    set_exact,
 )
 from senate.resp import reply as enc
 from senate.resp.server import Session
 
 Handler = Callable[["Commands", list[bytes]], bytes]
-MAX_TOTAL: Final = 2**64 - 1  # a per-origin counter total travels as msgpack uint64
 
 WRONGTYPE: Final = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
 NOT_INT: Final = b"-ERR value is not an integer or out of range\r\n"
@@ -426,21 +427,10 @@ def _incr(cx: Commands, key: bytes, by: int) -> bytes:
     new = current + by
     if not INT64_MIN <= new <= INT64_MAX:
         return OVERFLOW
-    slot = INT_UP if by >= 0 else INT_DOWN
-    if total_would_overflow(cx, key, STRING, b"", slot, abs(by)):
-        return OVERFLOW
     b, state = cx.write(key, STRING)
     cell = state.cell(STRING, b"")
-    b.delta(key).cells.append((STRING, b"", cell.bump(b.dot, b.ts, slot, abs(by))))
+    b.delta(key).cells.append((STRING, b"", cell.add(b.dot, b.ts, by)))
     return enc.integer(new)
-
-
-def total_would_overflow(cx: Commands, key: bytes, t: int, f: bytes, slot: int, by: int) -> bool:
-    """Would this replica's counter total pass 2**64-1 (it travels as a msgpack uint64)?"""
-    ks = cx.space.keys.get(key)
-    cell = ks.cells[t].get(f) if ks is not None else None
-    mine = cell.tot.get(cx.space.node) if cell is not None else None
-    return mine is not None and mine[slot] + by > MAX_TOTAL
 
 
 @command("incr", 2)
@@ -468,54 +458,114 @@ def _decrby(cx: Commands, args: list[bytes]) -> bytes:
 
 @command("incrbyfloat", 3)
 def _incrbyfloat(cx: Commands, args: list[bytes]) -> bytes:
-    by = float_arg(args[2])
-    ks = cx.read(args[1], STRING)
-    current = 0.0
-    if ks is not None:
-        raw = string_value(ks)
-        parsed = parse_float(raw) if raw is not None else None
-        if parsed is None:
-            return NOT_FLOAT
-        current = parsed
-    new = current + by
-    if new != new or new in (float("inf"), float("-inf")):
-        return enc.error("ERR increment would produce NaN or Infinity")
+    """Computed and printed as Redis does (values.py: long double, "%.17Lf" trimmed); the
+    cell then holds exactly that decimal (concurrent increments still add up)."""
+    new, err = incr_long_double(string_value(cx.read(args[1], STRING)), args[2])
+    if new is None:
+        return enc.error((err or b"").decode())
     b, state = cx.write(args[1], STRING)
     cell = state.cell(STRING, b"")
-    slot = FLOAT_UP if by >= 0 else FLOAT_DOWN
-    b.delta(args[1]).cells.append((STRING, b"", cell.bump(b.dot, b.ts, slot, abs(by))))
-    value = cell_value(cell)
-    return enc.bulk(value)
+    delta = set_exact(cell, b.dot, b.ts, Decimal(new.decode()))
+    b.delta(args[1]).cells.append((STRING, b"", delta))
+    return enc.bulk(new)
 
 
 # -- expiry ----------------------------------------------------------------------------------
-def _expire(cx: Commands, args: list[bytes], scale: int) -> bytes:
-    if len(args) > 3:
-        return enc.error("ERR Senate supports EXPIRE without NX/XX/GT/LT options")
+EXPIRE_FLAGS: Final = (b"NX", b"XX", b"GT", b"LT")
+
+
+def _expire_flags(args: list[bytes]) -> set[bytes]:
+    """Redis 7's NX | XX | GT | LT (repeats allowed, checks and texts as expire.c)."""
+    flags: set[bytes] = set()
+    for raw in args[3:]:
+        opt = raw.upper()
+        if opt not in EXPIRE_FLAGS:
+            raise ReplyError(enc.error(f"ERR Unsupported option {raw.decode('utf-8', 'replace')}"))
+        flags.add(opt)
+    if b"NX" in flags and len(flags) > 1:
+        raise ReplyError(
+            enc.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+        )
+    if {b"GT", b"LT"} <= flags:
+        raise ReplyError(enc.error("ERR GT and LT options at the same time are not compatible"))
+    return flags
+
+
+def _expire(cx: Commands, args: list[bytes], scale: int, relative: bool) -> bytes:
+    """EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT: in Redis's order, options are checked first,
+    then the time (an overflow is an error even for a missing key), then the key.
+    GT and LT treat a key without expiry as one with an infinite TTL (GT never sets it,
+    LT always does). A time already past deletes the key (answer 1)."""
+    flags = _expire_flags(args)
     n = int_arg(args[2])
+    bad_time = enc.error(
+        f"ERR invalid expire time in '{args[0].decode('latin-1').lower()}' command"
+    )
+    now = cx.now_ms()
+    if scale > 1 and not -(INT64_MAX // scale) <= n <= INT64_MAX // scale:
+        return bad_time
+    at = n * scale
+    if relative:
+        if at > INT64_MAX - now:
+            return bad_time
+        at += now
     ks, _t = cx.lookup(args[1])
     if ks is None:
         return enc.ZERO
-    if abs(n) > 2**62 // scale:
-        return enc.error(
-            f"ERR invalid expire time in '{args[0].decode('latin-1').lower()}' command"
-        )
+    current = ks.expire_at()  # None: no expiry (an infinite TTL for GT and LT)
+    if (
+        (b"NX" in flags and current is not None)
+        or (b"XX" in flags and current is None)
+        or (b"GT" in flags and (current is None or at <= current))
+        or (b"LT" in flags and current is not None and at >= current)
+    ):
+        return enc.ZERO
     b, state = cx.write(args[1], None)
-    if n <= 0:
+    if at <= now:
         state.clear(b.delta(args[1]))
         return enc.ONE
-    state.set_expiry(b.delta(args[1]), b.dot, b.ts, cx.now_ms() + n * scale)
+    state.set_expiry(b.delta(args[1]), b.dot, b.ts, at)
     return enc.ONE
 
 
 @command("expire", -3)
 def _expire_s(cx: Commands, args: list[bytes]) -> bytes:
-    return _expire(cx, args, 1000)
+    return _expire(cx, args, 1000, True)
 
 
 @command("pexpire", -3)
 def _expire_ms(cx: Commands, args: list[bytes]) -> bytes:
-    return _expire(cx, args, 1)
+    return _expire(cx, args, 1, True)
+
+
+@command("expireat", -3)
+def _expireat_s(cx: Commands, args: list[bytes]) -> bytes:
+    return _expire(cx, args, 1000, False)
+
+
+@command("pexpireat", -3)
+def _expireat_ms(cx: Commands, args: list[bytes]) -> bytes:
+    return _expire(cx, args, 1, False)
+
+
+def _expiretime(cx: Commands, key: bytes, ms: bool) -> bytes:
+    ks, _t = cx.lookup(key)
+    if ks is None:
+        return enc.integer(-2)
+    at = ks.expire_at()
+    if at is None:
+        return enc.integer(-1)
+    return enc.integer(at if ms else at // 1000)
+
+
+@command("expiretime", 2)
+def _expiretime_s(cx: Commands, args: list[bytes]) -> bytes:
+    return _expiretime(cx, args[1], False)
+
+
+@command("pexpiretime", 2)
+def _expiretime_ms(cx: Commands, args: list[bytes]) -> bytes:
+    return _expiretime(cx, args[1], True)
 
 
 def _ttl(cx: Commands, key: bytes, ms: bool) -> bytes:
