@@ -28,7 +28,21 @@ from senate.activeactive.cell import Dot, _groups, _list, check_id, uint
 from senate.activeactive.keys import KeyDelta, KeyState
 from senate.errors import DecodeError
 
-FORMAT = 1
+# Format 2 (counters as per-origin signed running totals, see cell.py) replaced format 1
+# (grow-only up/down totals): format 1 ops and states are refused with a clear error.
+FORMAT = 2
+
+
+def _check_format(fmt: object, what: str) -> None:
+    if fmt == FORMAT:
+        return
+    if fmt == 1:
+        raise DecodeError(
+            f"{what} format 1 was written by an older Senate (grow-only counter totals) and "
+            f"cannot be read by this one (format {FORMAT}): move the old data dir away, "
+            "start this replica empty, and let anti-entropy refill it from its peers"
+        )
+    raise DecodeError(f"unknown {what} format {fmt!r:.20}")
 
 
 @dataclass(slots=True)
@@ -47,8 +61,7 @@ class Op:
     @classmethod
     def from_plain(cls, obj: object) -> Op:
         fmt, origin, seq, deps, ts, keys = _list(obj, "op", 6)
-        if fmt != FORMAT:
-            raise DecodeError(f"unknown op format {fmt!r:.20}")
+        _check_format(fmt, "op")
         op = cls(check_id(origin, "op origin"), uint(seq, "op seq"), {}, uint(ts, "op HLC"))
         if op.seq < 1:
             raise DecodeError("bad op seq: must be >= 1")
@@ -136,8 +149,7 @@ class Keyspace:
     def decode_state(data: bytes) -> tuple[dict[str, int], dict[bytes, KeyState]]:
         try:
             fmt, raw_vv, raw_keys = _list(unpack(data, "state"), "state", 3)
-            if fmt != FORMAT:
-                raise DecodeError(f"unknown state format {fmt!r:.20}")
+            _check_format(fmt, "state")
             vv = {
                 check_id(o, "vv origin"): uint(n, "vv counter") for o, n in _groups(raw_vv, 2, "vv")
             }
