@@ -97,6 +97,8 @@ def test_list_shows_every_member(tmp_path_factory: pytest.TempPathFactory) -> No
         assert node.node_id in table.stdout
         assert f"127.0.0.1:{node.http_port}" in table.stdout
     assert "voter" in table.stdout
+    bare = members(urls=urls)  # `senate members` alone lists, as `list` does
+    assert bare.returncode == 0 and bare.stdout == table.stdout
 
 
 def test_add_a_joining_node_then_remove_it(tmp_path: Path) -> None:

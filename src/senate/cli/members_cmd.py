@@ -1,4 +1,4 @@
-"""`senate members list|add|remove`: the cluster's membership at runtime.
+"""`senate members [list|add|remove]`: the cluster's membership at runtime.
 
 Rules this file keeps:
 - `add ID --peer HOST:PORT --http HOST:PORT` asks the cluster to add a node (it
@@ -28,9 +28,14 @@ def _host_port(flag: str, value: str) -> str:
     return value
 
 
-@click.group()
-def members() -> None:
-    """List, add and remove the cluster's members."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def members(ctx: click.Context) -> None:
+    """List, add and remove the cluster's members (bare `senate members` lists them)."""
+    if ctx.invoked_subcommand is None:
+        # Parse an empty command line, so $SENATE_ENDPOINTS counts as it does for `list`.
+        with list_.make_context("list", [], parent=ctx) as sub:
+            list_.invoke(sub)
 
 
 @members.command("list")
