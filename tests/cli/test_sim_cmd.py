@@ -99,3 +99,4 @@ def test_a_failing_mutant_exits_1_and_prints_the_replay_command() -> None:
     r = _senate("sim", "--seeds", f"{seed}..{seed + 3}", "--nodes", "3", "--mutant", name)
     assert r.returncode == 1
     assert f"--seed {seed} " in r.stdout and "replay with" in r.stdout
+    assert f"seed {seed + 1}" not in r.stdout and "ok 4 seeds" not in r.stdout
