@@ -3,6 +3,14 @@
 `cluster` is fresh per test (for tests that kill or pause nodes); `shared_cluster`
 is one per module (for tests that only talk to it). Both always SIGKILL every
 node on teardown and print the nodes' logs when a test failed.
+
+Engines: `cluster` runs the engine named by the `protocol` fixture, "raft" unless a
+test module parametrizes it. The fault tests (kill -9, partitions, leases across a
+failover, membership, linearizable histories: test_failover, test_partition,
+test_leases, test_linearizable_history, test_membership) run on every engine with
+`pytestmark = ENGINE_PARAMS`; the pure-API tests (test_http_api) and the CLI and
+RESP tests run on Raft only, except `senate up`, which runs once per engine.
+A cluster checks at start that every node reports the protocol it was given.
 """
 
 from __future__ import annotations
@@ -22,20 +30,30 @@ from senate_harness import Cluster
 NODE_ARGS = ("--write-timeout", "2", "--snapshot-every", "25", "--enable-fault-admin")
 
 
-def _started(root: Path) -> Cluster:
-    cluster = Cluster(root, 3, NODE_ARGS)
+def _started(root: Path, protocol: str = "raft") -> Cluster:
+    cluster = Cluster(root, 3, NODE_ARGS, protocol=protocol)
     try:
         cluster.start()
         cluster.wait_leader()
+        for nid in cluster.nodes:
+            st = cluster.status(nid)
+            assert st is not None and st["protocol"] == protocol, (nid, st)
     except BaseException:
+        print(cluster.logs())
         cluster.close()
         raise
     return cluster
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    c = _started(tmp_path)
+def protocol() -> str:
+    """The engine `cluster` runs; modules override it with ENGINE_PARAMS."""
+    return "raft"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, request: pytest.FixtureRequest, protocol: str) -> Iterator[Cluster]:
+    c = _started(tmp_path, protocol)
     try:
         yield c
     finally:

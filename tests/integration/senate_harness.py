@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 HOST = "127.0.0.1"
+ENGINES = ("raft", "multipaxos", "zab")  # every --protocol (runtime/config.py PROTOCOLS)
+# On a test module (pytestmark) or a test: run it once per engine (conftest's
+# `cluster` fixture takes the engine from the `protocol` argument).
+ENGINE_PARAMS = pytest.mark.parametrize("protocol", ENGINES)
 NODE_MAIN = "from senate.cli.main import main; main()"
 
 

@@ -4,7 +4,9 @@ everything. Nothing acknowledged may be lost.
 
 from __future__ import annotations
 
-from senate_harness import Cluster, key_path, wait_for
+from senate_harness import ENGINE_PARAMS, Cluster, key_path, wait_for
+
+pytestmark = ENGINE_PARAMS
 
 
 def _write_many(c: Cluster, prefix: str, count: int) -> dict[str, bytes]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 
-from senate_harness import Cluster, wait_for
+from senate_harness import ENGINE_PARAMS, Cluster, wait_for
 from senate_history import clients_running, judge, ok_count
 
 from senate.check import Verdict
+
+pytestmark = ENGINE_PARAMS
 
 
 def test_history_is_linearizable_across_leader_and_total_crashes(cluster: Cluster) -> None:
