@@ -87,7 +87,10 @@ def _srem(cx: Commands, args: list[bytes]) -> bytes:
 @command("smembers", 2)
 def _smembers(cx: Commands, args: list[bytes]) -> bytes:
     ks = cx.read(args[1], SET)
-    return enc.bulk_array(sorted(ks.live(SET)) if ks is not None else [])
+    members = sorted(ks.live(SET)) if ks is not None else []
+    if cx.resp3:  # RESP3: a set reply
+        return b"~%d\r\n" % len(members) + b"".join(enc.bulk(m) for m in members)
+    return enc.bulk_array(members)
 
 
 @command("sismember", 3)
