@@ -23,6 +23,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from senate.api.errors import ApiError
+from senate.api.seconds import milliseconds
 from senate.errors import MalformedInput
 from senate.kv import LEASE_EXISTS, LEASE_NOT_FOUND, STALE, TOO_MANY_LEASES, Result
 from senate.kv.leases import MAX_TTL_MS
@@ -99,13 +100,9 @@ async def _json(request: web.Request) -> object:
 
 
 def _ttl_ms(doc: object) -> int:
-    ttl = doc.get("ttl") if isinstance(doc, dict) else None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+    if not isinstance(doc, dict) or "ttl" not in doc:
         raise MalformedInput('body must be {"ttl": seconds}')
-    ttl_ms = round(ttl * 1000)
-    if not 1 <= ttl_ms <= MAX_TTL_MS:
-        raise MalformedInput(f"ttl must be 0.001..{MAX_TTL_MS // 1000} seconds")
-    return ttl_ms
+    return milliseconds(doc["ttl"], "ttl", MAX_TTL_MS)
 
 
 def _lease_id(request: web.Request) -> int:

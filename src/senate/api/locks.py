@@ -23,6 +23,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from senate.api.errors import ApiError
+from senate.api.seconds import milliseconds, seconds
 from senate.errors import MalformedInput
 from senate.kv.leases import MAX_TTL_MS
 from senate.runtime.locks import LockLost, LockTimeout, acquire, release
@@ -75,13 +76,5 @@ def _body(raw: bytes) -> tuple[int, float]:
         raise MalformedInput(f"body is not JSON: {exc}") from None
     if not isinstance(doc, dict) or set(doc) - {"ttl", "wait"}:
         raise MalformedInput('body must be {"ttl": seconds, "wait": seconds}')
-    ttl, wait = doc.get("ttl", 10), doc.get("wait", 0)
-    for what, value in (("ttl", ttl), ("wait", wait)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise MalformedInput(f"{what} must be a number of seconds")
-    ttl_ms = round(ttl * 1000)
-    if not 1 <= ttl_ms <= MAX_TTL_MS:
-        raise MalformedInput("ttl must be a positive number of seconds")
-    if not 0 <= wait <= _MAX_WAIT:
-        raise MalformedInput(f"wait must be 0..{_MAX_WAIT:g} seconds")
-    return ttl_ms, float(wait)
+    ttl_ms = milliseconds(doc.get("ttl", 10), "ttl", MAX_TTL_MS)
+    return ttl_ms, seconds(doc.get("wait", 0), "wait", 0.0, _MAX_WAIT)
