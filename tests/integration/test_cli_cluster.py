@@ -1,4 +1,8 @@
-"""`senate up`, `senate status` and `senate node`'s refusals, as a user runs them."""
+"""`senate up`, `senate status` and `senate node`'s refusals, as a user runs them.
+
+`senate up --protocol` runs once per engine (raft, multipaxos, zab); the other
+tests here are about the CLI, not the engine, and run on Raft.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
-from senate_harness import HOST, NODE_MAIN, free_ports, http, key_path, wait_for
+from senate_harness import ENGINES, HOST, NODE_MAIN, free_ports, http, key_path, wait_for
 
 SENATE = [sys.executable, "-c", NODE_MAIN]
 
@@ -69,11 +74,13 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ENGINES)
+def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, protocol: str) -> None:
     base = _free_base_port()
     data = tmp_path / "data"
+    up = [*SENATE, "up", "--base-port", str(base), "--data-dir", str(data)]
     proc = subprocess.Popen(
-        [*SENATE, "up", "--base-port", str(base), "--data-dir", str(data)],
+        [*up, "--protocol", protocol],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -81,7 +88,8 @@ def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     out = _Output(proc)
     pids: list[int] = []
     try:
-        wait_for("senate up to report ready", lambda: "cluster ready" in out.text(), 30)
+        # Longer than senate up's own start-up bound, so its verdict is always seen.
+        wait_for("senate up to report ready", lambda: "cluster ready" in out.text(), 60)
         text = out.text()
         for i in (1, 2, 3):
             assert f"http://127.0.0.1:{base + 1000 + i}" in text
@@ -103,6 +111,10 @@ def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         assert "leader" in status.stdout and "follower" in status.stdout
         for nid in ("n1", "n2", "n3"):
             assert nid in status.stdout
+        assert f"senate cluster status ({protocol})" in status.stdout, status.stdout
+        for i in (1, 2, 3):
+            st = http("GET", f"http://127.0.0.1:{base + 1000 + i}/v1/status").json()
+            assert st["protocol"] == protocol
         assert (data / "n1" / "wal").is_dir() and (data / "n2.log").exists()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, out.text()
@@ -115,6 +127,13 @@ def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
     assert "all nodes stopped" in out.text()
     wait_for("every node process to exit", lambda: not any(_pid_alive(p) for p in pids), 10)
+    # The data dir remembers its protocol: another one is refused before any node starts.
+    other = next(p for p in ENGINES if p != protocol)
+    refused = subprocess.run([*up, "--protocol", other], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"holds a {protocol} log" in lines[0], refused.stderr
+    assert not refused.stdout
 
 
 def test_senate_up_refuses_a_busy_port(tmp_path: Path) -> None:
@@ -211,6 +230,7 @@ def test_a_single_node_cluster_serves_and_recovers(tmp_path: Path) -> None:
             else:
                 assert http("GET", url + key_path("solo/k")).body == b"v"
                 assert rdb.get("solo-r") == b"w"  # the RESP store recovered too
+                assert http("GET", url + "/v1/status").json()["protocol"] == "raft"
             rdb.close()
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0
@@ -222,6 +242,12 @@ def test_a_single_node_cluster_serves_and_recovers(tmp_path: Path) -> None:
         log = proc.stderr.read()
         assert f"serving RESP on 127.0.0.1:{resp_port}" in log
         time.sleep(0.1)
+    # Restarted with another engine, the node refuses its Raft data dir: exit 2, one line.
+    for other in ("multipaxos", "zab"):
+        refused = _node(*argv[4:], "--protocol", other)
+        assert refused.returncode == 2, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "holds a raft log" in lines[0], refused.stderr
 
 
 def _pings(rdb: redis.Redis) -> bool:

@@ -3,8 +3,9 @@
 Rules this file keeps:
 - Asks GET /v1/status of each endpoint (default: the endpoints `senate up` uses
   with its default base port) with a short timeout, all at once, and prints one
-  row per endpoint: id, protocol, role, term, leader, commit and applied
-  indexes, members.
+  row per endpoint: id, role, term, leader, commit and applied indexes, members.
+  The title names the consensus protocol the nodes report (all of them when
+  they disagree, which is a misconfigured cluster).
   An endpoint that does not answer gets a row saying so; it is not an error
   unless none answers (exit 1).
 - `--json` prints the raw answers (a list, null for a silent endpoint) for scripts.
@@ -54,7 +55,7 @@ def fetch_status(url: str, timeout: float = TIMEOUT) -> dict[str, Any] | str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status objects.")
 def status(endpoints: str, as_json: bool) -> None:
-    """Show protocol, members, roles, terms, the leader, commit and applied indexes."""
+    """Show the protocol, members, roles, terms, the leader, commit and applied indexes."""
     urls = [u.strip() for u in endpoints.split(",") if u.strip()]
     if not urls:
         raise UsageError("--endpoints: no endpoint given")
@@ -71,16 +72,24 @@ def status(endpoints: str, as_json: bool) -> None:
         raise SenateError("no node answered")
 
 
+def _title(answers: list[dict[str, Any] | str]) -> str:
+    protocols = sorted({str(a.get("protocol", "?")) for a in answers if isinstance(a, dict)})
+    if not protocols:
+        return "senate cluster status"
+    if len(protocols) == 1:
+        return f"senate cluster status ({protocols[0]})"
+    return f"senate cluster status (mixed protocols: {', '.join(protocols)})"
+
+
 def _table(urls: list[str], answers: list[dict[str, Any] | str]) -> Table:
-    table = Table(title="senate cluster status")
-    columns = ("endpoint", "id", "protocol", "role", "term", "leader", "commit", "applied")
-    for name in (*columns, "members"):
+    table = Table(title=_title(answers))
+    for name in ("endpoint", "id", "role", "term", "leader", "commit", "applied", "members"):
         justify = "right" if name in ("term", "commit", "applied") else "left"
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for url, ans in zip(urls, answers, strict=True):
         where = url.split("://", 1)[-1]
         if isinstance(ans, str):
-            table.add_row(where, "-", "", f"[red]unreachable[/] ({ans})", "", "", "", "", "")
+            table.add_row(where, "-", f"[red]unreachable[/] ({ans})", "", "", "", "", "")
             continue
         role = str(ans.get("role", "?"))
         style = {"leader": "bold green", "follower": "", "candidate": "yellow"}.get(role, "yellow")
@@ -93,7 +102,6 @@ def _table(urls: list[str], answers: list[dict[str, Any] | str]) -> Table:
         table.add_row(
             where,
             str(ans.get("id", "?")),
-            str(ans.get("protocol", "?")),
             f"[{style}]{role}[/]" if style else role,
             str(ans.get("term", "")),
             str(ans.get("leader") or "-"),
