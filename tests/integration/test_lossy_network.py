@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import time
 
-from senate_harness import Cluster, wait_for
+from senate_harness import ENGINE_PARAMS, Cluster, wait_for
 from senate_history import KEYS, clients_running, judge, ok_count
 
 from senate.check import Verdict
+
+pytestmark = ENGINE_PARAMS
 
 LOSSY = {"default": {"drop": 0.1, "delay_ms": 5, "jitter_ms": 20}}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from power_loss import cut_power, launcher
-from senate_harness import Cluster, NodeProc, wait_for
+from senate_harness import ENGINE_PARAMS, Cluster, NodeProc, wait_for
 
 NODE_ARGS = ("--write-timeout", "2", "--enable-fault-admin")
 WRITERS = 4
@@ -65,8 +65,8 @@ def _write_concurrently(c: Cluster, prefix: str, per_writer: int) -> dict[str, b
     return acked
 
 
-def _started(root: Path, lie_about_wal: bool, *extra: str) -> HookedCluster:
-    c = HookedCluster(root, 3, (*NODE_ARGS, *extra), lie_about_wal=lie_about_wal)
+def _started(root: Path, protocol: str, lie_about_wal: bool, *extra: str) -> HookedCluster:
+    c = HookedCluster(root, 3, (*NODE_ARGS, *extra), protocol=protocol, lie_about_wal=lie_about_wal)
     c.start()
     c.wait_leader()
     return c
@@ -77,9 +77,12 @@ def _missing(c: Cluster, acked: dict[str, bytes]) -> list[str]:
     return [k for k, v in acked.items() if c.get(leader, k).body != v]
 
 
-def test_acknowledged_writes_survive_a_power_cut_of_every_node(tmp_path: Path) -> None:
+@ENGINE_PARAMS
+def test_acknowledged_writes_survive_a_power_cut_of_every_node(
+    tmp_path: Path, protocol: str
+) -> None:
     # Snapshots every 25 entries: the cut also hits snapshot files and compaction.
-    c = _started(tmp_path, False, "--snapshot-every", "25")
+    c = _started(tmp_path, protocol, False, "--snapshot-every", "25")
     try:
         acked = _write_concurrently(c, "p", 25)
         assert len(acked) >= 80, f"only {len(acked)} of 100 writes were acknowledged"
@@ -107,7 +110,7 @@ def test_acknowledged_writes_survive_a_power_cut_of_every_node(tmp_path: Path) -
 
 def test_control_a_wal_that_never_syncs_loses_acknowledged_writes(tmp_path: Path) -> None:
     # No snapshots (they are fsynced honestly): the WAL is all there is.
-    c = _started(tmp_path, True, "--snapshot-every", "100000")
+    c = _started(tmp_path, "raft", True, "--snapshot-every", "100000")
     try:
         acked = _write_concurrently(c, "q", 5)
         assert len(acked) >= 15
