@@ -167,7 +167,8 @@ def start_senate(
         def find() -> int | None:
             if all(p.poll() is not None for p in started):
                 log = root / f"{name}-{ids[0]}.log"
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                text = log.read_text(errors="replace") if log.exists() else ""
+                tail = "\n".join(text.splitlines()[-12:])
                 raise SystemExit(f"every {name} node exited; {log.name} ends with:\n{tail}")
             for i, u in enumerate(urls):
                 if started[i].poll() is None:

@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 + "; ".join(f"{n}: {s['writes'][str(n)]['rates']}" for n in args.clients)
             )
             for err in s["failed"]:
-                print(f"{e}: FAILED run: {err}")
+                print(f"{e}: FAILED run: {err.strip().splitlines()[-1]}")
         print(f"load average at the end {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
         if args.json is not None:
             doc = {
