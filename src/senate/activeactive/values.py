@@ -198,8 +198,10 @@ def incr_long_double(current: bytes | None, by: bytes) -> tuple[bytes | None, by
 
 
 def _add(a: Fraction | float, b: Fraction | float) -> Fraction | float:
+    if isinstance(a, float) and isinstance(b, float):
+        return a + b  # two infinities: inf or nan
     if isinstance(a, float) or isinstance(b, float):
-        return float(a) + float(b)  # at least one infinity: inf or nan
+        return a if isinstance(a, float) else b  # an infinity plus a finite value
     return round_binary(a + b, LONG_DOUBLE)
 
 
