@@ -1,6 +1,8 @@
 """The INFO command's text: Redis's `# Section` / `field:value` lines, with a
 `# Replication` section that reports, per peer, how far behind it is.
 
+`origin` is the id this replica's ops carry (a new one per wiped or fresh data dir, see
+replication.py), `origin_changes` how many it took since it started.
 Per peer: `lag_ops` = ops this replica has applied that the peer has not acknowledged
 as durable; `last_sync_ms` = ms since its last anti-entropy message arrived (-1: never).
 """
@@ -47,6 +49,8 @@ def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
         ("role", "active-active"),
         ("node_id", svc.node_id),
         ("version_vector", ",".join(f"{o}={n}" for o, n in sorted(svc.space.vv.items()))),
+        ("origin", svc.space.node),
+        ("origin_changes", svc.origin_changes),
         ("connected_peers", len(rep.peers)),
         ("log_ops", rep.log_size),
         ("waiting_ops", len(rep.waiting)),

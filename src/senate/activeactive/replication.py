@@ -17,6 +17,24 @@ Theory of operation:
   (it restarted, or the log was trimmed past its limit), asks its owner to send the
   whole state (`state_wanted`).
 
+Origins (whose dots a replica's ops carry): a dot (origin, seq) must name one op only.
+A replica that issued ops up to seq N and then forgot them (its data dir was wiped, or
+restored from an older copy) would issue seq N+1.. again, and peers would drop those new
+ops as duplicates: acknowledged writes silently lost, and replicas diverged for good. So
+the origin is not the node id but an id per *incarnation of the data dir*: a replica
+whose data dir holds no state at all (new, or wiped) takes a fresh origin, `<node>~<32
+random bits>`, and records it durably (service.py, the file ORIGIN) before its first op;
+a restart with its state keeps it. Its old origin's ops are ordinary remote ops: peers
+send them back by anti-entropy (resends, or the whole state), so a wiped replica gets
+its old data back, and its new writes reach everyone. This needs no peer to answer
+first, so a wiped replica is writable at once, and a partition cannot make it unsafe.
+The case it cannot prevent, a data dir restored from an older copy of itself (state and
+ORIGIN, but behind what peers saw), is detected here: a peer's sync, ops or whole state
+showing our origin past our own count sets `origin_ahead`, and the service takes a fresh
+origin before it makes another op (ops made between the restart and that message may
+collide and be lost; the log says so). Each new origin adds one entry to version
+vectors, once per wipe, not per restart.
+
 Rules kept in this file:
 - nothing leaves before it is durable here: pushes, resends and syncs use the durable
   version vector, so a crash can never make this replica reuse a dot a peer has seen;
@@ -67,8 +85,11 @@ class Replicator:
         self.floor: dict[str, int] = dict(space.vv)  # the log holds each origin's ops > floor
         self.durable_vv: dict[str, int] = dict(space.vv)
         self.waiting: dict[tuple[str, int], tuple[Op, bytes]] = {}
+        # (origin, n) -> keys of waiting ops that wait for vv[origin] to reach n
+        self._blocked: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self.log_size = 0
         self.state_wanted: set[str] = set()
+        self.origin_ahead: int | None = None  # a seq of our origin a peer has and we never made
         self.counters = {"applied": 0, "duplicates": 0, "buffered": 0, "malformed": 0}
 
     # -- local ops ------------------------------------------------------------------------
@@ -96,7 +117,6 @@ class Replicator:
         """Apply what can be applied; returns the applied ops in order (to persist)."""
         applied: list[tuple[Op, bytes]] = []
         space = self.space
-        progress = False
         for blob in blobs:
             try:
                 op = decode_op(blob)
@@ -107,33 +127,74 @@ class Replicator:
             if space.is_applied(op):
                 self.counters["duplicates"] += 1
                 continue
-            if space.deliverable(op):
+            if op.origin == space.node:
+                self.saw_origin(op.seq)  # ours, not applied: made by a forgotten past
+            key = (op.origin, op.seq)
+            need = self._need(op)
+            if need is None:
                 self._apply(op, blob, applied)
-                progress = True
-            elif len(self.waiting) < MAX_WAITING:
-                self.waiting[(op.origin, op.seq)] = (op, blob)
+            elif key not in self.waiting and len(self.waiting) < MAX_WAITING:
+                self.waiting[key] = (op, blob)
+                self._blocked.setdefault(need, []).append(key)
                 self.counters["buffered"] += 1
-        if progress and self.waiting:
-            self.drain(applied)
         return applied
 
+    def _need(self, op: Op) -> tuple[str, int] | None:
+        """What an unapplied op waits for, as (origin, n): vv[origin] must reach n. None:
+        it is deliverable (its origin's next op, and every dependency applied)."""
+        vv = self.space.vv
+        if vv.get(op.origin, 0) + 1 < op.seq:
+            return (op.origin, op.seq - 1)
+        for o, n in op.deps.items():
+            if o != op.origin and vv.get(o, 0) < n:
+                return (o, n)
+        return None
+
     def drain(self, applied: list[tuple[Op, bytes]]) -> None:
-        """Apply every waiting op that has become deliverable (repeatedly)."""
+        """Look at every waiting op again (after the vv jumped: a whole state merged):
+        apply the deliverable ones, file the others under what they wait for now."""
+        self._blocked.clear()
+        self._wake(list(self.waiting), applied)
+
+    def _wake(self, keys: list[tuple[str, int]], applied: list[tuple[Op, bytes]]) -> None:
+        """Re-examine the waiting ops `keys`, and those that applying them unblocks.
+
+        Causal delivery without rescans: a waiting op is filed under one thing it waits
+        for, (origin, n); applying op n of that origin moves vv[origin] to exactly n (one
+        origin's ops apply one by one, in order), which wakes just the ops filed there.
+        Each op is filed at most once per dependency, so draining W ops costs O(W x deps),
+        not a pass over every waiting op per applied op (which, with a long causal chain
+        alternating between two origins, went quadratic and stalled the event loop)."""
         space = self.space
-        while True:
-            moved = False
-            for key, (op, blob) in list(self.waiting.items()):
-                if space.is_applied(op):
-                    del self.waiting[key]
-                elif space.deliverable(op):
-                    del self.waiting[key]
-                    self._apply(op, blob, applied)
-                    moved = True
-            if not moved:
-                return
+        todo = keys
+        while todo:
+            key = todo.pop()
+            entry = self.waiting.get(key)
+            if entry is None:
+                continue  # applied meanwhile (it arrived again) or already handled
+            op, blob = entry
+            if space.is_applied(op):
+                del self.waiting[key]
+                continue
+            need = self._need(op)
+            if need is not None:
+                self._blocked.setdefault(need, []).append(key)
+                continue
+            del self.waiting[key]
+            self.space.apply(op)
+            self._logged_applied(op, blob, applied)
+            todo.extend(self._blocked.pop(key, ()))
 
     def _apply(self, op: Op, blob: bytes, applied: list[tuple[Op, bytes]]) -> None:
         self.space.apply(op)
+        key = (op.origin, op.seq)
+        self.waiting.pop(key, None)
+        self._logged_applied(op, blob, applied)
+        woken = self._blocked.pop(key, None)
+        if woken:
+            self._wake(woken, applied)
+
+    def _logged_applied(self, op: Op, blob: bytes, applied: list[tuple[Op, bytes]]) -> None:
         self.logged(op.origin, op.seq, blob)
         applied.append((op, blob))
         self.counters["applied"] += 1
@@ -163,6 +224,7 @@ class Replicator:
             return []
         first = view.last_sync is None
         view.previous, view.acked, view.last_sync = view.acked, vv, now
+        self.saw_origin(vv.get(self.space.node, 0))
         self._trim()
         out: list[bytes] = []
         size = 0
@@ -184,6 +246,11 @@ class Replicator:
             return []
         view.resent += len(out)
         return [CrdtMessage(self.node, src, OPS, out)]
+
+    def saw_origin(self, seq: int) -> None:
+        """A peer knows op `seq` of our origin: past our own count, our past was lost."""
+        if seq > self.space.vv.get(self.space.node, 0):
+            self.origin_ahead = max(seq, self.origin_ahead or 0)
 
     def _trim(self, force: bool = False) -> None:
         for origin, entries in self.log.items():

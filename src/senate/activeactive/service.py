@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from senate.activeactive import containers as _containers  # noqa: F401  (registers commands)
+from senate.activeactive.cell import MAX_ID
 from senate.activeactive.clock import PackedHLC
 from senate.activeactive.commands import Commands
 from senate.activeactive.durability import OP_RECORD, STATE_RECORD, DurableLog
@@ -41,6 +43,7 @@ from senate.activeactive.replication import Replicator
 from senate.consensus.types import Message
 from senate.errors import DecodeError, StorageError
 from senate.resp.server import RespServer, Session
+from senate.storage.fileutil import write_atomic
 
 logger = logging.getLogger("senate.activeactive")
 
@@ -48,6 +51,7 @@ SYNC_INTERVAL = 0.2  # seconds between anti-entropy rounds
 SWEEP_INTERVAL = 0.1  # seconds between expiry sweeps
 SNAPSHOT_EVERY = 200_000  # WAL records between keyspace snapshots
 SWEEP_LIMIT = 1000  # expired keys deleted per sweep
+ORIGIN_FILE = "ORIGIN"  # the origin id this replica's ops carry (replication.py)
 
 
 class ActiveActiveService:
@@ -86,6 +90,7 @@ class ActiveActiveService:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.started_ms = clock_ms()
+        self.origin_changes = 0  # new origins taken since start (a fresh dir's counts)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -108,13 +113,15 @@ class ActiveActiveService:
             self.space.apply(op)
         for key in list(self.space.keys):
             self.commands.track_expiry(key)
+        self._recover_origin(fresh=state is None and not records)
         self.replicator = Replicator(self.node_id, self._peers, self.space)
         logger.info(
-            "node %s: active-active keyspace recovered: %d keys, vv %s, %d WAL records",
+            "node %s: active-active keyspace recovered: %d keys, vv %s, %d WAL records, origin %s",
             self.node_id,
             len(self.space.keys),
             self.space.vv,
             len(records),
+            self.space.node,
         )
         self.log.start()
         loop = asyncio.get_running_loop()
@@ -139,6 +146,52 @@ class ActiveActiveService:
         if self._started and self.log.broken is None:
             self.log.snapshot(self.space.encode_state())
         await self.log.close()
+
+    # -- the origin: whose dots this replica's ops carry (see replication.py) -------------
+    def _recover_origin(self, fresh: bool) -> None:
+        """A data dir with no state at all takes a new origin (it cannot know how far its
+        old one went: it may have been wiped); one with state keeps the origin it recorded
+        (a dir from before origins were recorded used the node id)."""
+        path = self.data_dir / ORIGIN_FILE
+        if fresh:
+            self._new_origin("the data dir holds no state", logging.INFO)
+            return
+        try:
+            origin = path.read_text(encoding="utf-8").strip() if path.exists() else self.node_id
+        except (OSError, UnicodeError) as exc:
+            raise StorageError(f"{path}: unreadable: {exc}") from None
+        if not origin or len(origin) > MAX_ID:
+            raise StorageError(f"{path}: not an origin id")
+        self.space.node = origin
+        if not path.exists():
+            write_atomic(path, origin.encode())
+
+    def _new_origin(self, why: str, level: int) -> None:
+        """Issue this replica's next ops under an origin never used before, recorded
+        durably before any op carries it."""
+        old = self.space.node
+        # From the OS, not the injected rng: a seeded rng would pick the same id again
+        # after a wipe, which is the very collision this avoids.
+        origin = f"{self.node_id[: MAX_ID - 9]}~{secrets.token_hex(4)}"
+        write_atomic(self.data_dir / ORIGIN_FILE, origin.encode())
+        self.space.node = origin
+        self.origin_changes += 1
+        logger.log(
+            level, "node %s: ops carry origin %s (was %s): %s", self.node_id, origin, old, why
+        )
+
+    def _check_origin(self) -> None:
+        """After a peer message: did a peer show ops of our origin that we never made?"""
+        seen = self.replicator.origin_ahead
+        if seen is None:
+            return
+        self.replicator.origin_ahead = None
+        mine = self.space.vv.get(self.space.node, 0)
+        self._new_origin(
+            f"a peer has seen op {seen} of our origin, we have only {mine} (was the data "
+            "dir restored from an older copy?); ops made here since the restart may be lost",
+            logging.ERROR,
+        )
 
     # -- the RESP handler interface ------------------------------------------------------------
     def execute(self, args: list[bytes], session: Session) -> bytes:
@@ -189,6 +242,7 @@ class ActiveActiveService:
             self._send_wanted_states()
         elif msg.type == STATE and isinstance(msg.body, bytes):
             self._merge_state(msg.src, msg.body)
+        self._check_origin()
 
     def _merge_state(self, src: str, blob: bytes) -> None:
         try:
@@ -198,6 +252,7 @@ class ActiveActiveService:
             return
         if all(self.space.vv.get(o, 0) >= n for o, n in vv.items()):
             return  # nothing new in it
+        self.replicator.saw_origin(vv.get(self.space.node, 0))
         self.space.join_state(vv, keys)
         self.log.append(STATE_RECORD, blob)
         applied: list[tuple[Op, bytes]] = []
