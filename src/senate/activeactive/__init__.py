@@ -22,12 +22,16 @@ Conflict rules (each is kept by the file named):
   (LWW) and resets the ZINCRBY counter it observed; concurrent ZINCRBYs add up;
 - expiry (keys.py): of concurrent EXPIREs the longest wins; PERSIST beats concurrent
   EXPIREs; a later (causally) EXPIRE or PERSIST replaces what it observed; SET without
-  KEEPTTL clears the expiry it observed;
+  KEEPTTL clears the expiry it observed; EXPIRE's NX/XX/GT/LT (and SET NX/XX, ZADD
+  NX/XX/GT/LT) judge the replica's local view, and what they write then merges as above;
 - type conflicts (keys.py): if concurrent writes of different types (say SET and SADD)
   leave a key with live values of two types, the type whose latest live write has the
   largest HLC is the key's type (ties: string, hash, set, zset); the others stay hidden
   until a write that observes them (SET, DEL) removes them. Writes of another type than
   the visible one answer WRONGTYPE, as in Redis.
+
+Replica identity (replication.py, "Origins"): ops are named by dots of an origin id per
+incarnation of a replica's data dir, so a wiped replica never reuses a dot.
 
 Entry points: ActiveActiveService (service.py) for a node to embed, and
 `python -m senate.activeactive` for a standalone replica with its own transport.
