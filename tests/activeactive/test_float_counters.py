@@ -3,9 +3,11 @@ origin, Redis's arithmetic and printing, and no NaN ever, across replicas too.""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,8 +15,10 @@ from hypothesis import strategies as st
 from tests.activeactive.sim import cluster, sync_all
 
 from senate.activeactive.cell import Cell, CellDelta
+from senate.activeactive.durability import OP_RECORD, SEGMENT_BYTES
 from senate.activeactive.keys import STRING, ZSET
 from senate.activeactive.keyspace import Keyspace, Op, decode_op, encode_op, pack
+from senate.activeactive.service import ActiveActiveService
 from senate.activeactive.values import (
     DOUBLE,
     LONG_DOUBLE,
@@ -25,6 +29,7 @@ from senate.activeactive.values import (
     round_binary,
 )
 from senate.errors import DecodeError
+from senate.storage.wal import WAL
 
 
 def bulk(text: str) -> bytes:
@@ -274,3 +279,32 @@ def test_zset_counter_cells_replicate_as_exact_decimals() -> None:
     assert same(rs, "ZSCORE", "z", "m") == bulk("0.99999999999999989")  # as Redis adds
     cell = b.space.keys[b"z"].cells[ZSET][b"m"]
     assert cell.tot["n1"][3] == Decimal.from_float(0.99999999999999989)
+
+
+def test_a_replica_refuses_a_data_dir_of_format_1_with_a_clear_error(tmp_path: Path) -> None:
+    """Old WAL records (grow-only counter totals) are not misread: recovery stops with a
+    one-line reason (the CLI prints it and exits non-zero)."""
+    wal, _records = WAL.open(tmp_path / "n1" / "wal", segment_bytes=SEGMENT_BYTES)
+    old_op = [
+        1,
+        "n1",
+        1,
+        [],
+        7,
+        [b"k", [[0, b"", [[], [], ["n1", 1, 5], ["n1", 1, 0, 0.0, 0.0], []]], [], []]],
+    ]
+    wal.append([OP_RECORD + pack(old_op)])
+    wal.sync()
+    wal.close()
+    service = ActiveActiveService(
+        "n1", tmp_path / "n1", ["n1"], send=lambda m: None, rng=random.Random(0), clock_ms=lambda: 0
+    )
+
+    async def start() -> None:
+        try:
+            await service.start()
+        finally:
+            await service.log.close()
+
+    with pytest.raises(DecodeError, match="op format 1 was written by an older Senate"):
+        asyncio.run(start())
