@@ -29,7 +29,10 @@ starts a new scale from zero, `since` = the covered seq: a base with seq <= sinc
 belongs to the old scale and is ignored (every replica that has the new entry has that
 base too: delivery is causal). So totals stay as small as the value in the common case
 and do not drift with SET/INCR churn; a float total never holds an infinity (an
-infinite score is a register write, see containers.py).
+infinite score is a register write, see containers.py). What must stay in int64 is the
+value a client sees (INCR and friends check it, with Redis's overflow error), never a
+total: a total may pass 64 bits only when resets concurrent with increments kept
+covering part of it, and then it travels as decimal text.
 
 Rules kept in this file:
 - a mutator changes the cell and returns the CellDelta with the same effect; applying
