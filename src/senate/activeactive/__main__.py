@@ -75,6 +75,16 @@ async def _run(args: argparse.Namespace) -> None:
         if transport is not None:
             transport.send(msg)  # type: ignore[arg-type]
 
+    def link_info(peer: str) -> str:
+        if transport is None:
+            return ""
+        c = transport.peer_counters(peer)
+        return (
+            f"link_queued={transport.queue_length(peer)},link_sent={c.sent},"
+            f"link_dropped={c.dropped},link_lost={c.lost},link_reconnects={c.reconnects},"
+            f"link_connect_failures={c.connect_failures},link_received={c.received}"
+        )
+
     service = ActiveActiveService(
         args.id,
         args.data_dir,
@@ -83,6 +93,7 @@ async def _run(args: argparse.Namespace) -> None:
         rng=random.Random(),
         clock_ms=_clock_ms,
         admin=admin if args.admin else None,
+        link_info=link_info,
         sync_interval=args.sync_interval,
         snapshot_every=args.snapshot_every,
     )

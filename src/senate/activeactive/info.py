@@ -4,7 +4,9 @@
 `origin` is the id this replica's ops carry (a new one per wiped or fresh data dir, see
 replication.py), `origin_changes` how many it took since it started.
 Per peer: `lag_ops` = ops this replica has applied that the peer has not acknowledged
-as durable; `last_sync_ms` = ms since its last anti-entropy message arrived (-1: never).
+as durable; `last_sync_ms` = ms since its last anti-entropy message arrived (-1: never); when the
+service has a transport's `link_info`, what it says of the link follows (queued, sent,
+dropped... messages), so a link that stopped moving shows.
 """
 
 from __future__ import annotations
@@ -56,12 +58,14 @@ def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
         ("waiting_ops", len(rep.waiting)),
     ]
     for i, (peer, view) in enumerate(sorted(rep.peers.items())):
+        link = svc.link_info(peer) if svc.link_info is not None else ""
         last = -1 if view.last_sync is None else int((loop_now - view.last_sync) * 1000)
         replication.append(
             (
                 f"peer{i}",
                 f"id={peer},lag_ops={rep.lag(peer)},last_sync_ms={last},"
-                f"resent_ops={view.resent},states_sent={view.states}",
+                f"resent_ops={view.resent},states_sent={view.states}"
+                + (f",{link}" if link else ""),
             )
         )
     sections["replication"] = replication

@@ -67,6 +67,7 @@ class ActiveActiveService:
         rng: random.Random,
         clock_ms: Callable[[], int],
         admin: Callable[[bytes], bytes] | None = None,
+        link_info: Callable[[str], str] | None = None,
         sync_interval: float = SYNC_INTERVAL,
         snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
@@ -83,6 +84,7 @@ class ActiveActiveService:
         self.commands = Commands(self.space, self.hlc, clock_ms, self._on_local_op)
         self.commands.info = self._info
         self.commands.admin = admin
+        self.link_info = link_info  # the transport's view of a peer, for INFO (optional)
         self.log = DurableLog(self.data_dir, self._on_durable, lambda: dict(self.space.vv))
         self.replicator = Replicator(node_id, self._peers, self.space)
         self._unshipped: list[tuple[int, bytes]] = []  # local ops awaiting durability
