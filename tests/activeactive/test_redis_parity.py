@@ -11,6 +11,7 @@ DIFFERENCES below, with the reason, and kept out of the table.
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 import time
@@ -459,6 +460,46 @@ CASES: dict[str, list[str]] = {
         "DBSIZE x",
     ],
 }
+
+
+def _random_float_case(seed: int, n: int) -> list[str]:
+    """Seeded float arithmetic: decimal, exponent and hex operands over INCRBYFLOAT,
+    HINCRBYFLOAT, ZINCRBY, ZADD and SET (long double vs double, and their printing)."""
+    rng = random.Random(seed)
+
+    def num() -> str:
+        k = rng.randrange(6)
+        if k == 0:
+            return str(rng.randint(-(10**6), 10**6))
+        if k == 1:
+            return repr(rng.uniform(-1e3, 1e3))
+        if k == 2:
+            return f"{rng.randint(-999, 999)}.{rng.randint(0, 10 ** rng.randint(1, 25))}"
+        if k == 3:
+            return f"{rng.choice(['', '-'])}{rng.randint(1, 99)}e{rng.randint(-30, 30)}"
+        if k == 4:
+            return rng.choice(["0.1", "1.1", "-0.0", "1e17", "-1e17", "0.5", "3.0", "1e-20"])
+        sign = rng.choice(["", "-"])
+        return f"{sign}0x{rng.randint(0, 10**6):x}.{rng.randint(0, 999):x}p{rng.randint(-20, 20)}"
+
+    lines = []
+    for _ in range(n):
+        k = rng.choice("abc")
+        lines.append(
+            rng.choice(
+                [
+                    f"INCRBYFLOAT {k} {num()}",
+                    f"SET {k} {num()}",
+                    f"ZINCRBY z{k} {num()} m",
+                    f"ZADD z{k} {num()} m",
+                    f"HINCRBYFLOAT h {k} {num()}",
+                ]
+            )
+        )
+    return lines
+
+
+CASES["random float arithmetic (seeded)"] = _random_float_case(7, 300)
 
 
 @pytest.fixture(scope="module")
