@@ -43,7 +43,9 @@ class CrdtMessage:
         if not (isinstance(obj, list) and len(obj) == 4):
             raise MalformedInput("bad crdt message: expected [src, dst, type, body]")
         src, dst, mtype, body = obj
-        if not (isinstance(src, str) and isinstance(dst, str) and mtype in _TYPES):
+        # isinstance first: `in` on an unhashable type (a list) would raise TypeError.
+        known = isinstance(mtype, str) and mtype in _TYPES
+        if not (isinstance(src, str) and isinstance(dst, str) and known):
             raise MalformedInput("bad crdt message: src, dst must be strings, type known")
         if mtype == OPS:
             if not (isinstance(body, list) and all(isinstance(b, bytes) for b in body)):
