@@ -86,3 +86,22 @@ def test_a_peer_ahead_of_our_own_origin_is_reported() -> None:
     a.rep.receive_sync("n2", {"n1": 5}, 1.0)
     a.rep.receive_sync("n3", {"n1": 2}, 1.0)
     assert a.rep.origin_ahead is None
+
+
+def test_resends_to_a_stalled_peer_back_off_until_it_moves() -> None:
+    a, _b, _c = cluster()
+    for _ in range(4):
+        a("INCR", "k")
+    a.rep.durable_vv = dict(a.space.vv)
+
+    def resent(vv: dict[str, int], now: float) -> int:
+        return sum(len(m.body) for m in a.rep.receive_sync("n2", vv, now))
+
+    stalled = {"n1": 1}
+    times = [1.0, 1.05, 1.11, 1.2, 1.31, 1.5, 1.71, 2.0, 2.1]
+    got = [resent(stalled, t) for t in times]
+    # at once, then after 0.1, 0.2, 0.4 s...: not one batch of duplicates per sync
+    assert got == [3, 0, 3, 0, 3, 0, 3, 0, 0], got
+    assert resent({"n1": 2}, 2.2) == 0  # progress: pushes are arriving
+    assert resent({"n1": 2}, 2.25) == 2  # stalled again: at once, the back-off was reset
+    assert resent({"n1": 2}, 2.3) == 0

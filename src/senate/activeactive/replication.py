@@ -15,7 +15,9 @@ Theory of operation:
   progress on that origin since its previous sync (so pushes are not just in flight),
   resends from its log, or, when its log no longer reaches back to what the peer has
   (it restarted, or the log was trimmed past its limit), asks its owner to send the
-  whole state (`state_wanted`).
+  whole state (`state_wanted`). Resends to a peer are paced: while its reports show no
+  progress, each waits twice as long as the one before (RESEND_QUIET up to
+  RESEND_QUIET_MAX); any progress resets that.
 
 Origins (whose dots a replica's ops carry): a dot (origin, seq) must name one op only.
 A replica that issued ops up to seq N and then forgot them (its data dir was wiped, or
@@ -61,6 +63,8 @@ MAX_WAITING = 200_000  # ops buffered for causal delivery
 MAX_LOG = 1_000_000  # ops kept for peers before the oldest are dropped
 MAX_BATCH_OPS = 4096  # ops per resend message
 MAX_BATCH_BYTES = 4 << 20
+RESEND_QUIET = 0.1  # seconds before another resend to a peer that made no progress,
+RESEND_QUIET_MAX = 2.0  # doubling per futile resend up to this
 
 
 @dataclass(slots=True)
@@ -72,6 +76,8 @@ class PeerView:
     last_sync: float | None = None  # our clock (s) when its last sync arrived
     resent: int = 0  # ops resent to it
     states: int = 0  # whole states sent to it
+    futile: int = 0  # resends (or states) in a row that its reports showed no progress after
+    quiet_until: float = 0.0  # no resend or state to it before this (our clock, s)
 
 
 class Replicator:
@@ -226,6 +232,10 @@ class Replicator:
         view.previous, view.acked, view.last_sync = view.acked, vv, now
         self.saw_origin(vv.get(self.space.node, 0))
         self._trim()
+        if any(n > view.previous.get(o, 0) for o, n in vv.items()):
+            view.futile, view.quiet_until = 0, 0.0  # it is moving: resends may help again
+        if now < view.quiet_until:
+            return []  # what we resent last may still be on its way, or being applied
         out: list[bytes] = []
         size = 0
         for origin, mine in self.durable_vv.items():
@@ -234,6 +244,7 @@ class Replicator:
                 continue  # up to date, or making progress: pushes are arriving
             if theirs < self.floor.get(origin, 0):
                 self.state_wanted.add(src)
+                self._hold_off(view, now)
                 return []
             for seq, blob in self.log.get(origin, ()):
                 if seq <= theirs:
@@ -245,7 +256,17 @@ class Replicator:
         if not out:
             return []
         view.resent += len(out)
+        self._hold_off(view, now)
         return [CrdtMessage(self.node, src, OPS, out)]
+
+    @staticmethod
+    def _hold_off(view: PeerView, now: float) -> None:
+        """After a resend or a state: the next one waits RESEND_QUIET, doubling while the
+        peer's reports show no progress (up to RESEND_QUIET_MAX). A peer too busy to keep
+        up (a restarted replica applying a backlog) is not buried in duplicates of what
+        it already has queued, each of which it must decode and drop."""
+        view.quiet_until = now + min(RESEND_QUIET * 2**view.futile, RESEND_QUIET_MAX)
+        view.futile = min(view.futile + 1, 30)
 
     def saw_origin(self, seq: int) -> None:
         """A peer knows op `seq` of our origin: past our own count, our past was lost."""
