@@ -4,9 +4,11 @@ clocks, no files; it returns the messages to send and the ops to persist).
 Theory of operation:
 - Push: once a local op is durable, its bytes go to every peer (`ship`).
 - Causal delivery: a received op is applied when it is its origin's next op and its
-  `deps` are all applied (Keyspace.deliverable); otherwise it waits in a bounded buffer.
-  Whenever an op applies, waiting ops are retried. So every replica applies ops in a
-  causal order, exactly once (an op whose seq is covered by `vv` is a duplicate).
+  `deps` are all applied (Keyspace.deliverable); otherwise it waits in a bounded buffer,
+  filed under the one (origin, n) it waits for, and is looked at again only when op n
+  of that origin applies (so a backlog of W ops drains in O(W x deps)). So every
+  replica applies ops in a causal order, exactly once (an op whose seq is covered by
+  `vv` is a duplicate).
 - The log: every op this replica applied since it started (its own and relayed ones),
   per origin, is kept until every peer has acknowledged it; it is the delta buffer.
 - Anti-entropy: every interval each replica sends `sync` (its durable version vector)
@@ -35,7 +37,12 @@ ORIGIN, but behind what peers saw), is detected here: a peer's sync, ops or whol
 showing our origin past our own count sets `origin_ahead`, and the service takes a fresh
 origin before it makes another op (ops made between the restart and that message may
 collide and be lost; the log says so). Each new origin adds one entry to version
-vectors, once per wipe, not per restart.
+vectors, once per wipe, not per restart. Not chosen: keeping the node id and refusing
+writes (or adopting the peers' count) until the peers say how far our origin went. That
+is only safe once *every* peer has answered (any one may hold our latest op), so one
+down peer would keep a wiped replica read-only, and a peer's report is its durable
+vector, which may lag an op it already holds; and it still needs our old ops back before
+a counter total of our origin may move again.
 
 Rules kept in this file:
 - nothing leaves before it is durable here: pushes, resends and syncs use the durable
