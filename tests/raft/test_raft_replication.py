@@ -9,9 +9,9 @@ from raft_harness import Cluster, Disk
 
 from senate.consensus.types import Entry, EntryKind, HardState, Role
 from senate.errors import NotLeader
-from senate.raft import RaftConfig
+from senate.raft import Raft, RaftConfig
 from senate.raft.messages import MessageType, RaftMessage
-from senate.raft.mutants import CommitPrevTerm
+from senate.raft.mutants import CommitPastLastNew, CommitPrevTerm
 
 
 def _entries(terms: list[int]) -> list[Entry]:
@@ -48,6 +48,35 @@ def test_divergent_suffix_is_repaired_in_a_few_round_trips() -> None:
     assert 1 <= len(rejections) <= 3
     assert [e.term for e in c.disks["b"].entries] == [*good, c.engines["a"].term]
     assert c.commands("b") == c.commands("a")
+
+
+def _commit_hints(cls: type[Raft]) -> bool:
+    """conflict_hints=False: b hints its commit index (3), so the leader resends from
+    4 one entry at a time (max_msg_entries=1) while b's log runs on past each append
+    with stale term-2 entries. True if b committed only entries the leader holds."""
+    good = [1] * 3 + [4] * 10
+    bad = [1] * 3 + [4] * 2 + [2] * 8
+    cfg = RaftConfig(conflict_hints=False, max_msg_entries=1, max_inflight=1)
+    c = Cluster(["a", "b", "c"], maker=lambda nid, m, d, r: cls(nid, m, d, r, cfg))
+    for nid, terms in (("a", good), ("b", bad), ("c", good)):
+        commit = 3 if nid == "b" else 13
+        c.set_disk(nid, Disk(HardState(term=4, commit=commit), None, _entries(terms)))
+        c.start(nid)
+    c.campaign("a")
+    hints = [m for m in c.delivered if m.type == MessageType.APP_RESP and m.src == "b"]
+    assert any(m.reject and m.reject_hint == 3 and m.log_term == 0 for m in hints)
+    for _ in range(20):
+        c.tick(1)
+        commit = c.engines["b"].log.committed
+        if c.disks["b"].entries[:commit] != c.disks["a"].entries[:commit]:
+            return False
+    assert c.commands("b") == c.commands("a")
+    return True
+
+
+def test_commit_index_hints_resend_held_entries_and_commit_stops_at_the_last_new() -> None:
+    assert _commit_hints(Raft)
+    assert not _commit_hints(CommitPastLastNew)
 
 
 def _figure8(cls: type | None) -> Cluster:

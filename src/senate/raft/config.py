@@ -40,6 +40,12 @@ class RaftConfig:
     max_msg_bytes: int = 1 << 20
     # Pipelining: at most this many unacknowledged append messages per follower.
     max_inflight: int = 16
+    # Backtracking: a follower that refuses an append hints the last entry that may
+    # match by term (etcd's conflict hint: one round trip per term of divergence).
+    # False: it hints its commit index, so the leader resends from a point known to
+    # match (slower; the follower's commit rule, Figure 2 rule 5, keeps it safe when
+    # its log runs past what an append carries). The simulator draws both.
+    conflict_hints: bool = True
 
     def __post_init__(self) -> None:
         if self.election_ticks < 2:

@@ -389,9 +389,12 @@ class RaftCore:
             self.log.commit_to(self.follower_commit_limit(m, last_new))
             self.reply_append(self._msg(MT.APP_RESP, m.src, index=last_new))
             return
-        hint_index, hint_term = self.log.find_conflict_by_term(
-            min(m.index, self.log.last_index), m.log_term
-        )
+        if self.cfg.conflict_hints:
+            hint_index, hint_term = self.log.find_conflict_by_term(
+                min(m.index, self.log.last_index), m.log_term
+            )
+        else:
+            hint_index, hint_term = min(self.log.committed, self.log.last_index), 0
         self.reply_append(
             self._msg(
                 MT.APP_RESP,

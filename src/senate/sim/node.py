@@ -20,6 +20,8 @@ Rules this file keeps (consensus/engine.py, in this order, for every Ready):
   saves it durably, then hands it to the engine with `compact`. The snapshot's
   term and membership come from `engine.snapshot_meta(index)` when the engine
   has it (the membership in force at that index), else from the log and status().
+  No snapshot is taken when the engine no longer holds that index (it took a
+  newer snapshot from the leader while the Ready being finished was synced).
 - A write completes when its encoded request is applied here (a retried request
   carries the same bytes, so the bytes are the key); a read completes when a
   ReadState for its context arrived and the applied index reached it.
@@ -43,7 +45,7 @@ from senate.consensus.types import (
     Ready,
     Snapshot,
 )
-from senate.errors import NotLeader, ProposalDropped
+from senate.errors import ConsensusError, NotLeader, ProposalDropped
 from senate.kv import KeyValue, KVStore, Result
 from senate.sim.disk import Disk
 from senate.sim.invariants import Invariants
@@ -421,7 +423,13 @@ class Node:
             # The engine's own (term, membership) at `index`: status().membership may
             # hold later, uncommitted changes that a truncation would undo, and the
             # stored snapshot must be the very one the engine keeps (runtime/driver.py).
-            term, membership = meta(index)
+            try:
+                term, membership = meta(index)
+            except ConsensusError:
+                # The engine took a newer snapshot from the leader while the Ready
+                # that applied `index` was being synced: `index` is no longer in its
+                # log, and the next Ready installs that snapshot anyway.
+                return
         snap = Snapshot(index, term, membership, data)
         self.disk.save_snapshot(snap)
         self._snap_index = index
