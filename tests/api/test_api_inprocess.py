@@ -218,6 +218,7 @@ def test_watch_streams_changes_and_resumes(tmp_path: Path) -> None:
         stream = await client.get("/v1/watch", params={"prefix": "w/", "progress_interval": "0.1"})
         assert stream.status == 200
         assert stream.headers["Content-Type"] == "application/x-ndjson"
+        assert stream.headers["X-Senate-Revision"] == "0"  # every change after revision 0
         assert await line(stream) == {"type": "progress", "revision": 0}
         await client.put("/v1/kv/other", data=b"not watched")
         await client.put("/v1/kv/w%2Fa", data=b"1")
@@ -238,7 +239,11 @@ def test_watch_streams_changes_and_resumes(tmp_path: Path) -> None:
         again = await client.get(
             "/v1/watch", params={"key": "w/b", "start_revision": "3", "encoding": "base64"}
         )
+        assert again.headers["X-Senate-Revision"] == "2"
         assert await line(again) == {"type": "put", "key": "w/b", "revision": 3, "value": "/w=="}
+        again.close()
+        later = await client.get("/v1/watch", params={"prefix": "w/"})
+        assert later.headers["X-Senate-Revision"] == "4"  # this node's revision at the start
         again.close()
         for params in ({}, {"key": "a", "prefix": "b"}, {"key": "a", "start_revision": "0"}):
             bad = await client.get("/v1/watch", params=params)

@@ -7,6 +7,9 @@
        {"type": "progress", "revision"}          when idle for progress_interval (5 s)
        {"type": "error", "error", "message"}     last line if the server ends the stream
     -> 410 {"error": "compacted", "oldest_revision"} if N is older than the history
+    Header X-Senate-Revision: R, the stream holds every matching change after R
+       (N - 1 with start_revision; else this node's revision when the watch began).
+       Gap-free "list, then watch": start_revision = the listing's revision + 1.
 
 Rules this file keeps:
 - Served from this node's own WatchHub, which its apply loop feeds; events come
@@ -69,10 +72,13 @@ async def watch_stream(request: web.Request, node: Node) -> web.StreamResponse:
 
     hub = node.kv.watch_hub
     try:
+        # No await between reading the revision and registering: nothing slips by.
+        after = hub.revision if start is None else start - 1
         watcher = hub.watch(start, on_events, key=key, prefix=prefix, on_close=on_close)
     except Compacted as exc:
         return error_response(410, "compacted", str(exc), oldest_revision=exc.oldest_revision)
-    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    headers = {"Content-Type": "application/x-ndjson", "X-Senate-Revision": str(after)}
+    resp = web.StreamResponse(headers=headers)
     try:
         await resp.prepare(request)
         while True:
