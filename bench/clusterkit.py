@@ -180,7 +180,29 @@ def start_senate(
         return int(wait_for(f"a {name} leader", find)) - 1
 
     cluster = Cluster(name, urls, [p.pid for p in started], leader, started, ids)
-    cluster.leader()
+    lead = cluster.leader()
+
+    def agreed() -> bool:
+        # Every node up and following the leader: a node still starting (slow under
+        # load) would refuse wrk's connections, one that never joins would skew a cell.
+        views = [http_json(f"{u}/v1/status").get("leader") for u in urls]
+        return all(v == ids[lead] for v in views)
+
+    try:
+        wait_for(f"every {name} node to follow {ids[lead]}", agreed)
+    except SystemExit:
+        views = []
+        for u in urls:
+            try:
+                st = http_json(f"{u}/v1/status")
+                views.append(f"{st.get('id')}: {st.get('role')}, leader {st.get('leader')}")
+            except (OSError, ValueError) as exc:
+                views.append(f"{u}: {exc}")
+        raise SystemExit(
+            f"{name}: not every node follows {ids[lead]} after {START_TIMEOUT:g} s ("
+            + "; ".join(views)
+            + f"; logs in {root})"
+        ) from None
     return cluster
 
 

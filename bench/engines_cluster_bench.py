@@ -95,6 +95,7 @@ class WriteCell:
     fsyncs: int = 0  # WAL fsyncs, all nodes
     cpu_s: float = 0.0  # user+sys of the three node processes
     load: float = 0.0  # 1-minute load average after the cell
+    lagging: list[str] = field(default_factory=list)  # nodes that applied < half the leader's
     hist: dict[int, int] = field(default_factory=dict, repr=False)
 
     @property
@@ -196,6 +197,13 @@ def write_cell(
     if all(m is not None for m in m0 + m1):
         cell.messages = _sum(m1, "transport", "sent") - _sum(m0, "transport", "sent")
         cell.fsyncs = _sum(m1, "driver", "syncs") - _sum(m0, "driver", "syncs")
+        applied = [
+            int(b["driver"]["applied"]) - int(a["driver"]["applied"])
+            for a, b in zip(m0, m1, strict=True)
+        ]
+        cell.lagging = [
+            i for i, n in zip(cluster.ids, applied, strict=True) if 2 * n < applied[lead]
+        ]
     return cell
 
 
@@ -315,6 +323,7 @@ def write_line(c: WriteCell) -> str:
         f"p50 {fmt(c.p50_ms)} p99 {fmt(c.p99_ms)} ms  errors {c.bad}+{c.socket_errors}  "
         f"msgs/cmd {fmt(c.msgs_per_cmd)}  fsyncs/cmd {fmt(c.fsyncs_per_cmd)}  "
         f"cpu/write {fmt(c.cpu_us_per_write, '.0f')} us  load {c.load:.2f}"
+        + (f"  LAGGING (applied < half the leader's): {','.join(c.lagging)}" if c.lagging else "")
     )
 
 
@@ -358,6 +367,7 @@ def summarize(runs: list[EngineRun], engines: list[str], clients: list[int]) -> 
                 "fsyncs_per_cmd": _med([c.fsyncs_per_cmd for c in cells]),
                 "cpu_us_per_write": _med([c.cpu_us_per_write for c in cells]),
                 "errors": sum(c.bad + c.socket_errors for c in cells),
+                "lagging_cells": sum(1 for c in cells if c.lagging),
             }
         kills = [r.kill for r in mine if r.kill is not None]
         entry["kill"] = {
