@@ -1,6 +1,8 @@
 """The INFO command's text: Redis's `# Section` / `field:value` lines, with a
 `# Replication` section that reports, per peer, how far behind it is.
 
+`peers` counts the configured peers, `peers_in_sync_contact` those whose anti-entropy
+message arrived within the last 3 sync intervals (the links that work).
 `origin` is the id this replica's ops carry (a new one per wiped or fresh data dir, see
 replication.py), `origin_changes` how many it took since it started.
 Per peer: `lag_ops` = ops this replica has applied that the peer has not acknowledged
@@ -47,13 +49,18 @@ def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
             ("wal_broken", svc.log.broken or "no"),
         ],
     }
+    recent = 3 * svc.sync_interval
+    syncs = [v.last_sync for v in rep.peers.values() if v.last_sync is not None]
+    in_contact = sum(1 for last in syncs if loop_now - last <= recent)
     replication: list[tuple[str, object]] = [
         ("role", "active-active"),
         ("node_id", svc.node_id),
         ("version_vector", ",".join(f"{o}={n}" for o, n in sorted(svc.space.vv.items()))),
         ("origin", svc.space.node),
         ("origin_changes", svc.origin_changes),
-        ("connected_peers", len(rep.peers)),
+        ("peers", len(rep.peers)),
+        # peers whose anti-entropy reached us within 3 sync intervals: the live links
+        ("peers_in_sync_contact", in_contact),
         ("log_ops", rep.log_size),
         ("waiting_ops", len(rep.waiting)),
     ]
