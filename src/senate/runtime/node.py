@@ -410,7 +410,8 @@ class Node:
                 logger.info("node %s: no leader (term %d, %s)", self.id, st.term, st.role.value)
             elif st.leader != self.id:
                 logger.info("node %s: leader is %s (term %d)", self.id, st.leader, st.term)
-        if st.leader != old_leader:
+        became_leader = st.role == Role.LEADER and old_role != Role.LEADER
+        if st.leader != old_leader or became_leader:
             self.driver.origins.clear()  # the new leader answers what it applies
             for wait in list(self._write_waits):
                 self._wake_write(wait)

@@ -234,11 +234,21 @@ class Zab(ZabLeader):
 
     def status(self) -> Status:
         leading = self.state == ServerState.LEADING and self.established
+        # The leader a driver may hand proposals to now: an established leader, as
+        # seen by itself or by a follower synced with it (NEWLEADER done). Before
+        # that a proposal there is refused, and a driver that routed requests to
+        # it would only learn so by timing out (1 s lost per failover at run time).
+        if self.state == ServerState.LEADING:
+            leader = self.node_id if self.established else None
+        elif self.state == ServerState.FOLLOWING:
+            leader = self.leader if self.synced else None
+        else:
+            leader = None
         return Status(
             id=self.node_id,
             role=self.role,
             term=self.current_epoch if leading else self.accepted_epoch,
-            leader=self.leader if self.state != ServerState.LOOKING else None,
+            leader=leader,
             commit_index=self.log.committed,
             applied_index=self.log.applied,
             membership=self.membership,
