@@ -11,6 +11,7 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from senate.consensus.types import DurableState, Entry, HardState, Membership, Role, Snapshot
 from senate.kv import KVStore, Put, Request, Result, encode_request
@@ -20,15 +21,19 @@ from senate.storage import MemoryLogStore
 
 
 class SlowStore(MemoryLogStore):
-    """A MemoryLogStore whose fsync takes `delay` seconds and that records durability."""
+    """A MemoryLogStore whose fsync takes `delay` seconds, can be held open (`gate`)
+    and records durability."""
 
     def __init__(self, delay: float) -> None:
         super().__init__()
         self.delay = delay
-        self.syncs = 0
+        self.fsyncs = 0  # save() calls with sync=True that returned
         self.durable_index = 0  # highest entry index made durable by a finished sync
         self.threads: set[str] = set()
         self._last_written = 0
+        self.gate = threading.Event()  # a sync goes ahead only once this is set
+        self.gate.set()
+        self.syncing = False  # a sync is waiting at the gate
 
     def save(
         self,
@@ -39,12 +44,15 @@ class SlowStore(MemoryLogStore):
     ) -> None:
         if sync:
             self.threads.add(threading.current_thread().name)
+            self.syncing = True
+            self.gate.wait(timeout=30)
+            self.syncing = False
         super().save(hard_state, entries, snapshot, sync)
         if entries:
             self._last_written = entries[-1].index
         if sync:
             time.sleep(self.delay)
-            self.syncs += 1
+            self.fsyncs += 1
             self.durable_index = max(self.durable_index, self._last_written)
 
 
@@ -86,26 +94,50 @@ async def _write_all(driver: Driver, count: int, store: SlowStore | None = None)
 
 
 def test_proposals_during_an_fsync_share_the_next_one() -> None:
+    # Deterministic: the fsync is held open until every proposal has arrived, instead
+    # of pacing proposals against a timed fsync (a loaded machine stretches the pacing
+    # sleeps past the fsync and each proposal gets its own: that test was flaky).
     async def main() -> None:
-        store = SlowStore(delay=0.03)
+        store = SlowStore(delay=0.0)
         driver = _driver(store)
         task = asyncio.create_task(driver.run())
         await _lead(driver)
-        syncs_before = store.syncs
-        results = await _write_all(driver, 60, store)
-        assert [r.revision for r in results] == list(range(1, 61))
+        await _write_all(driver, 1, store)
+        store.gate.clear()  # the next fsync blocks in the WAL thread until set
+        syncs_before = store.fsyncs
+        futures: list[asyncio.Future[Result]] = []
+        for seq in range(2, 62):
+            data = encode_request(Request("c", seq, Put(f"k{seq:03d}", b"v%d" % seq)))
+            futures.append(driver.wait_write(("c", seq)))
+            driver.engine.propose(data)
+            driver.kick()
+            if seq == 2:  # the first one's fsync is now under way (and held)
+                await _until(lambda: store.syncing)
+        for _ in range(5):
+            await asyncio.sleep(0.01)  # the loop runs; nothing may overtake the fsync
+        assert store.fsyncs == syncs_before and not any(f.done() for f in futures)
+        store.gate.set()
+        results = await asyncio.wait_for(asyncio.gather(*futures), timeout=20)
+        assert [r.revision for r in results] == list(range(2, 62))
         assert all(r.succeeded for r in results)
-        syncs = store.syncs - syncs_before
-        # 60 proposals 2 ms apart against 30 ms fsyncs: about one fsync per 15.
-        assert syncs <= 20, syncs
-        assert driver.stats.synced_entries >= 60
+        # One fsync for the first proposal, one for the 59 that came during it.
+        assert store.fsyncs - syncs_before == 2, store.fsyncs - syncs_before
+        assert driver.stats.synced_entries >= 61
         # Every fsync ran in the WAL worker thread, off the event loop.
         assert store.threads and all(n.startswith("senate-wal") for n in store.threads)
-        assert driver.kv.get("k060") is not None
+        assert driver.kv.get("k061") is not None
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
 
 
 def test_reads_are_released_once_applied() -> None:
