@@ -9,7 +9,12 @@ Rules kept in this file:
   it needs next, and is retried when that replica's entry advances;
 - the version vector is exact: entry n for replica r means ops r:0 .. r:n-1 are all
   applied (never "some of them"), so deltas can be cut by version;
-- tombstones are removed only by `compact`, under the rule documented there.
+- tombstones are compacted only by `compact`, under the rule documented there, into
+  placeholders that keep their ids resolvable; `stable_version` finds the cut from
+  peers' acknowledgments;
+- `merge` refuses (CRDTError, nothing changed) what can never become valid; what it
+  keeps waiting is bounded and cannot wait forever once the missing seqs arrive
+  (admit.py).
 
 Theory of operation. A local insert at visible position p goes just before the
 visible character now at p (after any tombstones before it): its left origin is the
@@ -28,10 +33,11 @@ Dependencies a remote op waits for:   insert: the replica's earlier ops, both or
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 
 from senate.clocks import VersionVector
+from senate.crdt.text.admit import plan, refs
 from senate.crdt.text.fugue import EXTEND_MAX, integrate
 from senate.crdt.text.records import CharId, DeleteRun, InsertRun, TextDelta
 from senate.crdt.text.runs import Run, RunList
@@ -65,9 +71,14 @@ class Text:
         self._rl = RunList()
         self._vv: dict[str, int] = {}
         self._floor: dict[str, int] = {}  # compacted below this: see compact()
+        # peer -> (ack usable for the stable cut, latest ack): see stable_version()
+        self._acks: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
         self._dels: dict[str, list[DeleteRun]] = {}
         # replica -> heap of (count needed, tiebreak, op): ops waiting for that entry
         self._waiting: dict[str, list[tuple[int, int, Op]]] = {}
+        # replica -> its waiting ops by seq (and their seqs): for admit.py's checks
+        self._held: dict[str, list[Op]] = {}
+        self._held_seqs: dict[str, list[int]] = {}
         self._tick = 0
 
     # ---- reading -------------------------------------------------------------
@@ -226,34 +237,72 @@ class Text:
         else:
             raise CRDTError(f"merge takes a Text or a TextDelta, got {type(other).__name__}")
         ops: list[Op] = [*delta.inserts, *delta.deletes]
-        for op in ops:
-            self._offer(op)
-
-    def _offer(self, first: Op) -> None:
-        """Apply `first` if it can be, then everything its application unblocks."""
-        work = [first]
-        while work:
-            op = work.pop()
-            vv = self._vv
+        if not ops:
+            return
+        todo = plan(self, ops)  # raises CRDTError, changing nothing, to refuse the update
+        vv = self._vv
+        for op in todo.apply:
             have = vv.get(op.agent, 0)
-            if op.seq + op.length <= have:
-                continue  # already applied
-            need = self._missing(op, have)
-            if need is not None:
-                agent, count = need
-                self._tick += 1
-                heapq.heappush(self._waiting.setdefault(agent, []), (count, self._tick, op))
-                continue
             if isinstance(op, InsertRun):
                 self._apply_insert(op, have)
             else:
                 self._apply_delete(op)
             vv[op.agent] = op.seq + op.length
-            heap = self._waiting.get(op.agent)
-            while heap and heap[0][0] <= vv[op.agent]:
-                work.append(heapq.heappop(heap)[2])
-            if heap is not None and not heap:
-                del self._waiting[op.agent]
+        for op in todo.woken:  # off their heaps; those that still wait are in todo.park
+            self._unhold(op)
+        for agent in [a for a, heap in self._waiting.items() if not heap]:
+            del self._waiting[agent]
+        for op in todo.park:
+            self._park(op)
+
+    def _park(self, op: Op) -> None:
+        have = self._vv.get(op.agent, 0)
+        need = self._missing(op, have)
+        assert need is not None, "the planner parks only ops that wait"
+        self._tick += 1
+        heapq.heappush(self._waiting.setdefault(need[0], []), (need[1], self._tick, op))
+        held = self._held.setdefault(op.agent, [])
+        seqs = self._held_seqs.setdefault(op.agent, [])
+        i = bisect_right(seqs, op.seq)
+        held.insert(i, op)
+        seqs.insert(i, op.seq)
+
+    def _unhold(self, op: Op) -> None:
+        held, seqs = self._held[op.agent], self._held_seqs[op.agent]
+        i = bisect_left(seqs, op.seq)
+        while held[i] is not op:
+            i += 1
+        del held[i]
+        del seqs[i]
+        if not held:
+            del self._held[op.agent]
+            del self._held_seqs[op.agent]
+
+    def wanted(self) -> list[tuple[str, int, int]]:
+        """The seqs waiting ops need that no received op covers, as sorted
+        (replica, start, end) ranges: what to ask peers for. Ops at those seqs (any
+        kind of op will do for the buffer) let every waiting op go."""
+        waiting = [op for heap in self._waiting.values() for _, _, op in heap]
+        covered: dict[str, list[tuple[int, int]]] = {}
+        for op in waiting:
+            covered.setdefault(op.agent, []).append((op.seq, op.seq + op.length))
+        need: dict[str, int] = {}
+        for op in waiting:
+            for a, _, e in [*refs(op), (op.agent, op.seq, op.seq)]:
+                if e > need.get(a, 0):
+                    need[a] = e
+        out: list[tuple[str, int, int]] = []
+        for a in sorted(need):
+            cur, end = self._vv.get(a, 0), need[a]
+            for s, e in sorted(covered.get(a, [])):
+                if cur >= end:
+                    break
+                if s > cur:
+                    out.append((a, cur, min(s, end)))
+                cur = max(cur, e)
+            if cur < end:
+                out.append((a, cur, end))
+        return out
 
     def _missing(self, op: Op, have: int) -> tuple[str, int] | None:
         """The first (replica, entry needed) that `op` still waits for, or None."""
@@ -277,15 +326,7 @@ class Text:
             op = InsertRun(
                 op.agent, have, op.length - k, text, op.deleted, (op.agent, have - 1), op.right
             )
-        rl = self._rl
-        for o in (op.left, op.right):
-            if o is not None and rl.find_id(o[0], o[1]) is None:
-                raise CRDTError(
-                    f"insert {op.agent}:{op.seq} is anchored on {o[0]}:{o[1]}, a tombstone "
-                    "this replica compacted; compact() requires that no replica still "
-                    "creates inserts anchored on the tombstones it removes"
-                )
-        integrate(rl, op, op.text)
+        integrate(self._rl, op, op.text)
 
     def _apply_delete(self, op: DeleteRun) -> None:
         rl = self._rl
@@ -293,7 +334,7 @@ class Text:
             cur, end = start, start + m
             while cur < end:
                 r = rl.find_id(agent, cur)
-                if r is None:  # compacted: already deleted everywhere; skip to the next run
+                if r is None:  # not a character (admit.py refuses such targets): skip
                     nxt = rl.next_id_at_or_after(agent, cur)
                     if nxt is None:
                         break
@@ -380,16 +421,63 @@ class Text:
 
     # ---- garbage collection --------------------------------------------------
 
-    def compact(self, stable: VersionLike) -> int:
-        """Remove tombstones deleted by ops in `stable`; return characters removed.
+    def acknowledge(self, peer: str, version: VersionLike) -> None:
+        """Learn that replica `peer` has applied every op of `version` (its own
+        `version` property, sent back as an acknowledgment). Acks only grow: an older
+        one that arrives late changes nothing."""
+        check_replica(peer)
+        if peer == self.replica:
+            return
+        got = _plain(version)
+        usable, latest = self._acks.get(peer, ({}, {}))
+        latest = {a: max(latest.get(a, 0), got.get(a, 0)) for a in latest.keys() | got.keys()}
+        self._acks[peer] = (usable, latest)
 
-        The rule: `stable` must be covered by this replica's version, every replica
-        must have applied it, and no replica may create an insert anchored on a
-        tombstone it removes. The simple way to honour the last part is to compact
-        at a quiescent cut: every replica calls compact(v) with the same v, each
-        when its own version is exactly v (no op concurrent with the cut exists).
-        A later insert that is anchored on a removed tombstone is refused by merge
-        with a CRDTError; a later delete of one is a no-op (it is already deleted).
+    def stable_version(self, peers: Iterable[str] | None = None) -> VersionVector:
+        """The causally stable cut: the pointwise minimum of this replica's version
+        and every peer's acknowledged version (`peers`: the whole membership; by
+        default the peers heard from). An empty version while some peer never acked.
+
+        A peer's ack counts only once this replica has applied everything in it: an
+        op concurrent with a stable op S was made by its author before the author
+        applied S, so it is inside the author's ack of S; applying every ack we use
+        means every op concurrent with anything stable is already applied here.
+        """
+        members = sorted(self._acks) if peers is None else sorted(set(peers) - {self.replica})
+        vv = self._vv
+        cut = dict(vv)
+        for peer in members:
+            usable, latest = self._acks.get(peer, ({}, {}))
+            if latest and all(vv.get(a, 0) >= n for a, n in latest.items()):
+                usable = latest
+                self._acks[peer] = (usable, latest)
+            cut = {a: min(n, usable.get(a, 0)) for a, n in cut.items()}
+        return VersionVector({a: n for a, n in cut.items() if n})
+
+    def compact_stable(self, peers: Iterable[str] | None = None) -> int:
+        """Compact up to `stable_version(peers)` when it moved; see `compact`."""
+        cut = _plain(self.stable_version(peers))
+        if all(self._floor.get(a, 0) >= n for a, n in cut.items()):
+            return 0
+        return self.compact(cut)
+
+    def compact(self, stable: VersionLike) -> int:
+        """Compact what `stable` makes causally stable; return the tombstone
+        characters turned into placeholders by this call.
+
+        `stable` must be covered by every replica's version, with every op
+        concurrent with it applied everywhere: `stable_version()` gives such a cut
+        from acknowledgments (so does a quiescent cut that every replica compacts at).
+        Then no op still to come is concurrent with a stable op, so:
+        - a tombstone whose insert is stable is never again in the region a later
+          insert scans (fugue.py), and its origins are never read again: it becomes
+          a placeholder, origins dropped, joined with placeholder neighbours of the
+          same replica and consecutive seqs (Yjs keeps "GC structs" the same way).
+          Its ids stay resolvable, so a later op anchored on it or deleting it still
+          finds its place (a placeholder holds no text: tombstones never do);
+        - a delete op that is stable is dropped from the delete log: no replica will
+          ever ask for it (delta_since refuses versions below the floor);
+        - the floor rises to `stable`: replicas behind it get the whole document.
         """
         s = _plain(stable)
         for agent, count in s.items():
@@ -399,43 +487,41 @@ class Text:
                     f"({self._vv.get(agent, 0)}): only a version every replica has applied "
                     "is stable"
                 )
-        rl = self._rl
-        doomed: set[int] = set()
-        removed = 0
-        for agent, log in self._dels.items():
-            keep: list[DeleteRun] = []
-            for d in log:
-                if d.seq + d.length > s.get(agent, 0):
-                    keep.append(d)
-                    continue
-                for tagent, start, m in d.targets:
-                    cur, end = start, start + m
-                    while cur < end:
-                        r = rl.find_id(tagent, cur)
-                        if r is None:
-                            nxt = rl.next_id_at_or_after(tagent, cur)
-                            if nxt is None:
-                                break
-                            cur = nxt
-                            continue
-                        if id(r) in doomed:  # wholly inside an earlier stable range
-                            cur = r.seq + r.length
-                            continue
-                        if r.seq < cur:
-                            r = rl.split(r, cur - r.seq)
-                        if r.seq + r.length > end:
-                            rl.split(r, end - r.seq)
-                        if r.deleted:  # never drop visible text
-                            doomed.add(id(r))
-                            removed += r.length
-                        cur = r.seq + r.length
-            self._dels[agent] = keep
-        if doomed:
-            rl.rebuild([r for r in rl.runs() if id(r) not in doomed])
+        old = dict(self._floor)
         for agent, count in s.items():
             if count > self._floor.get(agent, 0):
                 self._floor[agent] = count
-        return removed
+        floor = self._floor
+        for agent, log in self._dels.items():
+            self._dels[agent] = [d for d in log if d.seq + d.length > floor.get(agent, 0)]
+        self._dels = {a: log for a, log in self._dels.items() if log}
+        out: list[Run] = []
+        compacted = 0
+        changed = False
+        for r in self._rl.runs():
+            if r.deleted and r.seq + r.length <= floor.get(r.agent, 0):
+                if r.seq + r.length > old.get(r.agent, 0):
+                    compacted += r.length
+                if r.left is not None or r.right is not None:
+                    r.left = r.right = None
+                    changed = True
+                p = out[-1] if out else None
+                if (
+                    p is not None
+                    and p.deleted
+                    and p.left is None
+                    and p.right is None
+                    and p.agent == r.agent
+                    and p.seq + p.length == r.seq
+                    and p.seq + p.length <= floor.get(p.agent, 0)
+                ):
+                    p.length += r.length
+                    changed = True
+                    continue
+            out.append(r)
+        if changed:
+            self._rl.rebuild(out)
+        return compacted
 
     # ---- encoding ------------------------------------------------------------
 

@@ -204,6 +204,18 @@ class RunList:
                 return b.runs[0]
         return None
 
+    def covers(self, agent: str, start: int, end: int) -> bool:
+        """Whether runs hold every seq of `agent` in [start, end)."""
+        ix = self.index.get(agent)
+        if ix is None:
+            return start >= end
+        cur = start
+        for r in ix.runs_from(start):
+            if cur >= end or r.seq > cur:
+                break
+            cur = r.seq + r.length
+        return cur >= end
+
     def next_id_at_or_after(self, agent: str, seq: int) -> int | None:
         """The smallest seq >= `seq` of `agent` that some run holds, or None."""
         ix = self.index.get(agent)
