@@ -160,6 +160,49 @@ MODELS = [
     ),
 ]
 
+# Maps of counters (HINCRBY/HDEL), flat and nested; several increments in one update.
+counter_ops = st.one_of(
+    st.tuples(st.sampled_from(["increment", "decrement"]), st.integers(-5, 5)),
+    st.just(("reset",)),
+)
+MODELS.append(
+    Model(
+        "ormap-pncounter",
+        lambda r: ORMap(r, PNCounter),
+        st.one_of(
+            st.tuples(st.just("update"), keys).flatmap(
+                lambda head: counter_ops.map(lambda op: (*head, *op))
+            ),
+            st.tuples(st.just("remove"), keys),
+            st.tuples(st.just("twice"), keys, st.integers(-3, 3), st.integers(-3, 3)),
+        ),
+        lambda c, op: (
+            c.update(op[1], lambda v: (v.increment(op[2]), v.increment(op[3])))
+            if op[0] == "twice"
+            else _apply_map(c, op)
+        ),
+    )
+)
+MODELS.append(
+    Model(
+        "ormap-ormap-pncounter",
+        lambda r: ORMap(r, ORMap.of(PNCounter)),
+        st.one_of(
+            st.tuples(
+                st.just("update"),
+                keys,
+                st.just("update"),
+                keys,
+                st.just("increment"),
+                st.integers(-3, 3),
+            ),
+            st.tuples(st.just("update"), keys, st.just("remove"), keys),
+            st.tuples(st.just("remove"), keys),
+        ),
+        _apply_nested,
+    )
+)
+
 # Several mutations of one value inside one update (deltas must still be exact).
 MODELS.append(
     Model(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from senate.crdt import (
     CRDT,
+    CausalCounter,
     CausalLWWRegister,
     DWFlag,
     EWFlag,
@@ -39,6 +40,7 @@ TYPES: list[type[CRDT]] = [
     TwoPSet,
     ORSet,
     ORMap,
+    CausalCounter,
 ]
 types = pytest.mark.parametrize("crdt_type", TYPES, ids=[t.TAG for t in TYPES])
 

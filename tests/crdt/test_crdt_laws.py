@@ -99,6 +99,8 @@ FIRST_OP: dict[str, tuple[object, ...]] = {
     "ormap-ewflag": ("update", "k", "enable"),
     "ormap-ormap-mvregister": ("update", "k", "update", "l", "set", 1),
     "ormap-orset-multi": ("multi", "k", "x", "y"),
+    "ormap-pncounter": ("update", "k", "increment", 3),
+    "ormap-ormap-pncounter": ("update", "k", "update", "l", "increment", 2),
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from senate.clocks import Dot, HLCTimestamp, HybridLogicalClock
 from senate.crdt import (
+    CausalCounter,
     CausalLWWRegister,
     DWFlag,
     EWFlag,
@@ -152,9 +153,79 @@ def test_ormap_nested_maps_and_counters_of_concurrent_updates() -> None:
 
 def test_ormap_value_type_is_checked() -> None:
     with pytest.raises(CRDTError):
-        ORMap("a", PNCounter)  # type: ignore[arg-type]
+        ORMap("a", GCounter)  # type: ignore[arg-type]
+    with pytest.raises(CRDTError):
+        ORMap("a", PNCounter).merge(ORMap("b", ORSet))
     with pytest.raises(CRDTError):
         ORMap("a", ORSet).merge(ORMap("b", EWFlag))
+
+
+# -- maps of counters: Redis Active-Active HINCRBY / HDEL -------------------------------------
+def test_map_of_counters_concurrent_increments_add_up() -> None:
+    a = ORMap("a", PNCounter)
+    b, c = a.fork("b"), a.fork("c")
+    deltas = [
+        a.update("hits", lambda n: n.increment(5)),
+        b.update("hits", lambda n: n.increment(3)),
+        c.update("hits", lambda n: n.decrement(1)),
+    ]
+    for replica in (a, b, c):
+        for d in deltas:
+            replica.merge(d)
+    assert a.value == b.value == c.value == {"hits": 7}
+    assert a.value_kind == CausalCounter.KIND
+
+
+def test_map_of_counters_remove_concurrent_with_increment_keeps_the_increment_only() -> None:
+    a = ORMap("a", PNCounter)
+    a.update("f", lambda n: n.increment(10))
+    b = a.fork("b")
+    d_remove = a.remove("f")  # HDEL: observed 10
+    d_incr = b.update("f", lambda n: n.increment(2))  # HINCRBY 2, concurrently
+    a.merge(d_incr)
+    b.merge(d_remove)
+    # Add-wins: the field survives; its value restarts from what the remover observed.
+    assert a.value == b.value == {"f": 2}
+    # The same when the incrementing replica made the observed increments itself.
+    c = ORMap("c", PNCounter)
+    c.update("f", lambda n: n.increment(10))
+    d = c.fork("d")
+    d_remove = d.remove("f")
+    d_incr = c.update("f", lambda n: n.increment(2))
+    c.merge(d_remove)
+    d.merge(d_incr)
+    assert c.value == d.value == {"f": 2}
+
+
+def test_map_of_counters_remove_then_readd_restarts_at_zero() -> None:
+    a = ORMap("a", PNCounter)
+    a.update("f", lambda n: n.increment(10))
+    b = a.fork("b")
+    b.merge(a.remove("f"))
+    assert "f" not in a and "f" not in b
+    b.merge(a.update("f", lambda n: n.increment(1)))
+    assert a.value == b.value == {"f": 1}
+    a.update("z", lambda n: n.increment(0))  # HINCRBY z 0: present, 0
+    assert a.get("z") == 0 and "z" in a
+    a.update("z", lambda n: n.reset())
+    assert "z" not in a
+
+
+def test_causal_counter_on_its_own_and_its_limits() -> None:
+    c = CausalCounter("a")
+    d = c.increment(4)
+    c.decrement(1)
+    assert c.value == 3
+    other = CausalCounter("b")
+    other.merge(d)
+    r = other.reset()
+    c.merge(r)
+    assert c.value == -1  # the reset took back only the increment it observed
+    with pytest.raises(CRDTError):
+        c.increment(2**63)
+    with pytest.raises(CRDTError):
+        c.decrement(True)  # type: ignore[arg-type]
+    assert CausalCounter.decode(c.encode()).value == -1
 
 
 def test_ormap_key_vanishes_when_its_value_is_empty() -> None:

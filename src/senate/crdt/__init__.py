@@ -8,7 +8,8 @@ Every type has the same shape (see senate.crdt.base):
     c.value; c.encode(); PNCounter.decode(data)      # canonical msgpack, validated decode
 
 Text (senate.crdt.text) is the sequence CRDT with the same shape.
-Causal types (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, ORMap) keep a causal context
+Causal types (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, CausalCounter,
+ORMap) keep a causal context
 (`.context`, a senate.clocks.DotContext) and their deltas carry theirs. DeltaBuffer
 ships deltas to peers until they acknowledge them.
 """
@@ -16,7 +17,7 @@ ships deltas to peers until they acknowledge them.
 from senate.crdt._codec import Element, Scalar
 from senate.crdt.base import CRDT
 from senate.crdt.causal import CausalCRDT, CausalKind
-from senate.crdt.counters import GCounter, PNCounter
+from senate.crdt.counters import CausalCounter, GCounter, PNCounter
 from senate.crdt.delta_buffer import DeltaBatch, DeltaBuffer
 from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.ormap import ORMap
@@ -27,6 +28,7 @@ from senate.crdt.text import Text
 __all__ = [
     "CRDT",
     "CausalCRDT",
+    "CausalCounter",
     "CausalKind",
     "CausalLWWRegister",
     "DWFlag",

@@ -7,13 +7,16 @@ Rules kept in this file:
   concurrent increments (and decrements) add up, as in Redis Active-Active counters;
 - a delta carries only the one entry the mutation changed (its new total);
 - totals are bounded by 2**64-1 (they travel as msgpack uint64); exceeding it is a
-  CRDTError and changes nothing.
+  CRDTError and changes nothing;
+- CausalCounter is the counter a map holds (`ORMap(r, PNCounter)`): a causal CRDT whose
+  events a map's remove can observe and take back (see its docstring).
 """
 
 from __future__ import annotations
 
 from typing import Any, Self
 
+from senate.clocks import DotContext
 from senate.crdt._codec import (
     MAX_COUNT,
     check_amount,
@@ -24,7 +27,8 @@ from senate.crdt._codec import (
     unique_keys,
 )
 from senate.crdt.base import CRDT
-from senate.errors import CRDTError
+from senate.crdt.causal import CausalCRDT, CausalKind, DotFunShape
+from senate.errors import CRDTError, DecodeError
 
 
 def _join_max(into: dict[str, int], other: dict[str, int]) -> None:
@@ -147,3 +151,68 @@ class PNCounter(CRDT):
         out._p = _from_plain(p, "pncounter increments")
         out._n = _from_plain(n, "pncounter decrements")
         return out
+
+
+# -- the counter an ORMap holds ------------------------------------------------------------
+_AMOUNT_MIN, _AMOUNT_MAX = -(2**63), 2**63 - 1
+
+
+def _expect_amount(value: object) -> int:
+    if not is_int(value) or not _AMOUNT_MIN <= value <= _AMOUNT_MAX:
+        raise DecodeError(f"a counter amount must be a 64-bit signed int, got {value!r:.40}")
+    return value
+
+
+class CausalCounter(CausalCRDT):
+    """An observed-reset counter: the value type of `ORMap(replica, PNCounter)`.
+
+    Semantics (Redis Active-Active counters in hashes, HINCRBY/HDEL):
+    - every increment or decrement is one event (a dot) carrying its amount; the value
+      is the sum of the live amounts, so concurrent increments add up;
+    - `reset` (what an ORMap's `remove` of the key does) removes exactly the events it
+      observed: a concurrent increment survives with its own amount only, so after a
+      remove the value restarts from what the remover observed (0) plus whatever it
+      did not observe; remove-then-readd likewise restarts at 0;
+    - a counter with no live event is absent from its map (as after HDEL); an
+      increment by 0 makes it present with value 0 (as HINCRBY key field 0).
+
+    Cost: one (dot, amount) entry per increment until a remove observes it. Folding a
+    replica's own entries into one would make a concurrent remove take back amounts it
+    never observed (Riak's embedded counter has that quirk), so it is not done; folding
+    entries every replica has seen (causally stable) would be safe and is not built yet.
+    """
+
+    __slots__ = ()
+    TAG = "causalcounter"
+
+    def increment(self, amount: int = 1) -> Self:
+        """Add `amount` (any 64-bit signed int; negative decrements); returns the delta."""
+        if not is_int(amount) or not _AMOUNT_MIN <= amount <= _AMOUNT_MAX:
+            raise CRDTError(f"a counter increment must be a 64-bit signed int, got {amount!r:.40}")
+        dot = self._ctx.next_dot(self._replica)
+        self._store[dot] = amount
+        return self._with({dot: amount}, DotContext.of({dot}))
+
+    def decrement(self, amount: int = 1) -> Self:
+        if not is_int(amount) or amount == _AMOUNT_MIN:
+            raise CRDTError(f"a counter decrement must be a 64-bit signed int, got {amount!r:.40}")
+        return self.increment(-amount)
+
+    def reset(self) -> Self:
+        """Remove every increment observed here (value 0); concurrent ones survive."""
+        seen = set(self._store)
+        self._store = {}
+        return self._with({}, DotContext.of(seen))
+
+    @property
+    def value(self) -> int:
+        return _sum(self._store)
+
+
+def _sum(store: Any) -> int:
+    return sum(store.values())
+
+
+CausalCounter.KIND = CausalKind(
+    DotFunShape(_expect_amount), "counter", CausalCounter._embedded, _sum
+)

@@ -13,8 +13,13 @@ removes exactly the dots it observed under that key. Join is the DotMap join, so
 
 Rules kept in this file:
 - values are causal CRDTs of one kind per map (ORSet, EWFlag, DWFlag, MVRegister,
-  CausalLWWRegister or, nested, ORMap.of(...)); the kind is part of the state and of
-  the encoding;
+  CausalLWWRegister, counters or, nested, ORMap.of(...)); the kind is part of the state
+  and of the encoding;
+- a map of counters, `ORMap(r, PNCounter)`, holds CausalCounters (a PNCounter's
+  per-replica totals cannot be observed-and-removed): increments add up, a remove
+  concurrent with an increment keeps the increment (and only it: the value restarts
+  from what the remover observed), remove-then-readd restarts at 0 (Redis
+  Active-Active HINCRBY/HDEL);
 - the map's HLC (optional, node = replica id) is lent to values that stamp writes;
 - a delta of `update` is computed from what changed: the dots added, the dots removed
   and every dot drawn (even one added and removed again inside the update, so that
@@ -29,19 +34,27 @@ from typing import Any, Self
 from senate.clocks import Dot, DotContext, HybridLogicalClock
 from senate.crdt._codec import MAX_DEPTH, Element, check_element, expect_list, sort_key
 from senate.crdt.causal import CausalCRDT, CausalKind, DotMapShape, KeyedCausalCRDT
+from senate.crdt.counters import CausalCounter, PNCounter
 from senate.crdt.flags import DWFlag, EWFlag
 from senate.crdt.registers import CausalLWWRegister, MVRegister, fork_clock, own_clock
 from senate.crdt.sets import ORSet
 from senate.errors import CRDTError, DecodeError
 
-ValueType = type[CausalCRDT] | CausalKind
+ValueType = type[CausalCRDT] | type[PNCounter] | CausalKind
 
 _BASIC_KINDS: dict[str, CausalKind] = {
-    cls.KIND.descriptor: cls.KIND for cls in (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister)
+    cls.KIND.descriptor: cls.KIND
+    for cls in (ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, CausalCounter)
 }
 
 
 def kind_of(value_type: ValueType) -> CausalKind:
+    if value_type is PNCounter:  # a map of counters holds observed-reset counters
+        return CausalCounter.KIND
+    return _kind_of(value_type)
+
+
+def _kind_of(value_type: ValueType | type[PNCounter]) -> CausalKind:
     if isinstance(value_type, CausalKind):
         return value_type
     if isinstance(value_type, type) and issubclass(value_type, CausalCRDT):
@@ -49,8 +62,8 @@ def kind_of(value_type: ValueType) -> CausalKind:
         if isinstance(kind, CausalKind) and value_type is not ORMap:
             return kind
     raise CRDTError(
-        "ORMap values must be ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister "
-        "or ORMap.of(...), "
+        "ORMap values must be ORSet, EWFlag, DWFlag, MVRegister, CausalLWWRegister, "
+        "PNCounter (held as a CausalCounter) or ORMap.of(...), "
         f"got {value_type!r:.60}"
     )
 
