@@ -6,10 +6,12 @@ node on teardown and print the nodes' logs when a test failed.
 
 Engines: `cluster` runs the engine named by the `protocol` fixture, "raft" unless a
 test module parametrizes it. The fault tests (kill -9, partitions, leases across a
-failover, membership, linearizable histories: test_failover, test_partition,
-test_leases, test_linearizable_history, test_membership) run on every engine with
-`pytestmark = ENGINE_PARAMS`; the pure-API tests (test_http_api) and the CLI and
-RESP tests run on Raft only, except `senate up`, which runs once per engine.
+failover, membership, linearizable histories, a lossy network, a power cut:
+test_failover, test_partition, test_leases, test_linearizable_history,
+test_membership, test_lossy_network, test_power_loss) run on every engine with
+ENGINE_PARAMS (senate_harness.py); the pure-API tests (test_http_api: the API
+layer is the same whatever the engine) and the CLI and RESP tests run on Raft
+only, except `senate up`, which runs once per engine (test_cli_cluster).
 A cluster checks at start that every node reports the protocol it was given.
 """
 
