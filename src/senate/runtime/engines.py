@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from senate.consensus.engine import Engine
-from senate.consensus.types import DurableState, Membership, Message
+from senate.consensus.types import DurableState, Membership
 from senate.errors import StorageError, UsageError
 from senate.runtime.config import PROTOCOLS  # the flags' list; ENGINES has one per name
 from senate.runtime.membership import BOOK_FILE
@@ -177,8 +177,3 @@ def claim_protocol(data_dir: Path, protocol: str) -> None:
             os.close(dir_fd)
     except OSError as exc:
         raise StorageError(f"cannot save {path}: {exc.strerror or exc}") from None
-
-
-def message_type_name(msg: Message, types: dict[type, str]) -> str | None:
-    """The protocol whose engine speaks `msg`, or None for a runtime message."""
-    return types.get(type(msg))
