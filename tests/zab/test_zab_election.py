@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from zab_harness import Cluster, Disk, history
 
-from senate.consensus.types import HardState, Role
+from senate.consensus.types import ConfChange, ConfChangeOp, Entry, EntryKind, HardState, Role
 from senate.zab.messages import MessageType
 
 
@@ -91,3 +91,52 @@ def test_leader_that_loses_its_quorum_steps_down_and_a_new_epoch_starts() -> Non
     c.heal()
     new = c.elect()
     assert c.engines[new].status().term > epoch
+
+
+def test_an_uncommitted_removal_does_not_shut_out_the_voter_it_removes() -> None:
+    # Found by `senate sim --seed 521 --faults all,membership --protocol zab`.
+    # Committed: entry 3 removes e, so the voters are a, b, c, d (quorum 3); d is
+    # down. b never learned of entry 3 and holds an uncommitted entry 3 of an older
+    # epoch that removes c. a and c need b's vote; b must still talk to c (a voter
+    # at b's commit index) and follow c once c leads, which truncates b's entry 3.
+    def conf(index: int, epoch: int, node: str) -> Entry:
+        cc = ConfChange(ConfChangeOp.REMOVE, node)
+        return Entry(index, epoch, EntryKind.CONF_CHANGE, cc.encode())
+
+    base = history(1, 1)
+    disks = {
+        "a": Disk(HardState(2, "2/x", 3), None, [*base, conf(3, 2, "e")]),
+        "b": Disk(HardState(1, "1/x", 2), None, [*base, conf(3, 1, "c")]),
+        "c": Disk(HardState(2, "2/x", 3), None, [*base, conf(3, 2, "e")]),
+    }
+    c = Cluster(["a", "b", "c", "d", "e"], disks=disks)
+    c.crash("d")
+    c.crash("e")
+    assert c.elect() == "c"
+    assert c.log_of("b")[:3] == c.log_of("c")[:3]
+    assert c.engines["b"].membership.voters == {"a", "b", "c", "d"}
+
+
+def test_a_node_holding_its_own_uncommitted_removal_still_votes_and_can_lead() -> None:
+    # Seed 807 (`senate sim --seed 807 --faults all,membership --protocol zab`):
+    # b holds the best history, ending in an uncommitted entry that removes b. It
+    # must take part: it leads with its membership (a, c, d), commits its removal
+    # and steps down; before, nobody could gather a quorum of a, b, c, d.
+    cc = ConfChange(ConfChangeOp.REMOVE, "b")
+    base = history(1, 1)
+    disks = {
+        "a": Disk(HardState(1, "1/x", 2), None, list(base)),
+        "b": Disk(
+            HardState(2, "2/x", 2), None, [*base, Entry(3, 2, EntryKind.CONF_CHANGE, cc.encode())]
+        ),
+        "c": Disk(HardState(1, "1/x", 2), None, list(base)),
+    }
+    c = Cluster(["a", "b", "c", "d"], disks=disks)
+    c.crash("d")
+    c.elect()
+    c.tick(100)
+    leaders = c.leaders()
+    assert len(leaders) == 1 and leaders[0] in ("a", "c")
+    for n in "abc":
+        assert c.engines[n].log.committed >= 3
+        assert c.engines[n].membership.voters == {"a", "c", "d"}

@@ -83,3 +83,27 @@ def test_newleader_follows_the_sync_and_commits_the_initial_history() -> None:
         kinds = [m.type for m in per_dst if m.type in (MessageType.SYNC, MessageType.NEWLEADER)]
         if kinds:
             assert kinds[0] == MessageType.SYNC and kinds[1] == MessageType.NEWLEADER
+
+
+def test_a_trunc_with_nothing_after_it_reaches_the_disk() -> None:
+    # Seed 351 (`senate sim --seed 351 --faults all,membership --protocol zab`):
+    # the cut was only in memory, a restart brought the dead epoch's proposals back
+    # (there, a membership change: two leaders of one epoch with disjoint quorums).
+    c = Cluster(["a", "b", "c"])
+    old = c.elect()
+    c.propose(old, b"committed")
+    c.tick(2)
+    c.isolate(old)
+    c.propose(old, b"lost1", b"lost2")
+    c.tick(30)
+    new = c.elect()
+    assert new != old
+    c.heal()
+    c.tick(15)
+    trunc = [m for m in _syncs_to(c, old) if m.mode == SyncMode.TRUNC]
+    assert trunc and not trunc[-1].entries
+    assert c.log_of(old) == c.log_of(new)
+    c.crash(old)
+    c.restart(old)
+    assert b"lost1" not in [e.data for e in c.engines[old].log.entries]
+    assert c.log_of(old) == c.log_of(new)

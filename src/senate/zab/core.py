@@ -131,6 +131,25 @@ class ZabCore:
     def promotable(self) -> bool:
         return self.node_id in self.membership.voters
 
+    def electorate(self) -> frozenset[str]:
+        """Whom this node exchanges election notifications with: the voters of its
+        current membership and of the one in force at its commit index. A change
+        past the commit may be truncated by the next leader; a node that heard only
+        its own uncommitted membership could shut out the voters that leader needs
+        (one holding an uncommitted 'remove n3' ignored n3's votes and leadership,
+        and n3 could not gather a quorum without it)."""
+        return self.membership.voters | self.conf.at(self.log.committed).voters
+
+    def electable(self) -> bool:
+        """May this node vote and stand in an election? A voter of its electorate:
+        a removal of itself that is not committed may still be undone, and if this
+        node holds the most up-to-date history only it can lead (the others' votes
+        go to the best history). It then leads with its current membership, commits
+        the removal and steps down, as a removed Raft leader does (seed 807: two
+        nodes each held an uncommitted removal of itself, both refused to take
+        part, and the rest could never establish: no quorum, or a follower ahead)."""
+        return self.node_id in self.electorate()
+
     def hard_state(self) -> HardState:
         vote = None
         if self.current_epoch or self.accepted_from:
@@ -187,7 +206,7 @@ class ZabCore:
         self.leader = None
         self.round += 1
         self.vote = vote_for or self.self_vote()
-        self.recv = {self.node_id: self.vote} if self.promotable() else {}
+        self.recv = {self.node_id: self.vote} if self.electable() else {}
         self.elapsed = 0
         self.new_timeout()
         self.notify_all()
@@ -226,7 +245,7 @@ class ZabCore:
             self.notify_every = min(2 * self.notify_every, self.cfg.election_ticks)
         else:
             self.notify_every = self.cfg.notify_ticks
-        for voter in sorted(self.membership.voters):
+        for voter in sorted(self.electorate()):
             if voter != self.node_id:
                 self.send(self.notification(voter))
 
@@ -259,14 +278,14 @@ class ZabCore:
         return a.key() > b.key()
 
     def handle_notify(self, m: ZabMessage) -> None:
-        voters = self.membership.voters
+        voters = self.electorate()  # maybe_decide counts the current voters only
         if m.state == ServerState.LOOKING:
             if self.state == ServerState.FOLLOWING and m.src == self.leader:
                 self.become_looking()  # our leader gave up: look too
             if self.state != ServerState.LOOKING:
                 self.send(self.notification(m.src))  # tell it who leads
                 return
-            if m.src not in voters or not self.promotable():
+            if m.src not in voters or not self.electable():
                 return
             theirs = Vote(m.peer, m.epoch, m.zxid, m.flag)
             if m.round > self.round:
@@ -295,7 +314,7 @@ class ZabCore:
             self.become_following(m.src)
 
     def maybe_decide(self) -> None:
-        if self.state != ServerState.LOOKING or not self.promotable():
+        if self.state != ServerState.LOOKING or not self.electable():
             return
         voters = self.membership.voters
         agree = sum(1 for v in voters if self.recv.get(v) == self.vote)

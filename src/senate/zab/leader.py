@@ -105,8 +105,18 @@ class ZabLeader(ZabCore):
         return Role.CANDIDATE if self.promotable() else Role.LEARNER
 
     def active(self) -> bool:
-        """Established, and the initial history is committed: broadcast proper."""
-        return self.established and self.log.committed >= self.epoch_base
+        """Established, the initial history committed and the epoch known to a quorum
+        (NEWLEADER acked, ZAB phase 2 done): broadcast proper. The last part matters
+        even when the initial history was committed before: until a quorum holds the
+        new currentEpoch, a branch of an older epoch can still win an election, and a
+        membership change proposed now could leave it a quorum disjoint from ours
+        (seed 207: two leaders of one epoch, each with its own uncommitted change)."""
+        if not self.established or self.log.committed < self.epoch_base:
+            return False
+        synced = {p for p, s in self.sessions.items() if s.synced}
+        if self.durable_current == self.current_epoch:
+            synced.add(self.node_id)
+        return self.quorum_of(synced)
 
     def leader_notification(self) -> Vote:
         return Vote(self.node_id, self.current_epoch, self.log.zxid())

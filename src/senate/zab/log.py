@@ -13,7 +13,9 @@ Rules this file keeps:
 - applied <= committed <= last_index; committed never goes back and a committed
   entry is never truncated (EngineMisuse);
 - `stable` is the last index the driver reported durable; a truncation pulls it
-  back so the rewritten suffix is persisted again.
+  back below the last index it keeps, so that entry is written again and the
+  driver's log is cut there too (a write at index i truncates from i); never
+  below `offset`, so unstable() is exactly what the next Ready writes.
 """
 
 from __future__ import annotations
@@ -81,7 +83,15 @@ class ZabLog:
         if index < self.committed:
             raise EngineMisuse(f"zab log: truncating committed index {index + 1}")
         del self.entries[max(0, index - self.offset) :]
-        self.stable = min(self.stable, index)
+        # The driver's log drops a suffix only when an entry is written over it:
+        # the entry at `index` goes out again (the same entry), so the cut is on
+        # disk before anything that depends on it. Otherwise a restart brings the
+        # cut proposals back (seed 351: a dead branch's membership change came back
+        # and two leaders established one epoch with disjoint quorums).
+        if index > self.offset:
+            self.stable = min(self.stable, index - 1)
+        else:
+            self.stable = min(self.stable, index)
 
     def append(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
         """Put `entries` at their indexes; the first must follow the last entry."""
@@ -119,5 +129,13 @@ class ZabLog:
         epoch = self.epoch(index)
         if epoch is None or index <= self.offset:
             return
+        if index > self.stable:
+            if index >= self.last_index:
+                # The rewrite that cuts the driver's log would be compacted away
+                # with nothing after it left to write: the cut would never reach it.
+                raise EngineMisuse(
+                    f"zab log: compacting to {index} over unwritten index {self.stable + 1}"
+                )
+            self.stable = index  # what follows goes out again, from index + 1
         del self.entries[: index - self.offset]
         self.offset, self.offset_epoch = index, epoch
