@@ -10,12 +10,15 @@
     a.delta_since(b.version)     # what b lacks, as one delta
     raw = a.encode(); Text.decode(raw)
     raw = d.encode(); Text.decode_update(raw)   # or encode_update / decode_update
-    a.compact(stable_version)    # drop tombstones every replica has seen deleted
+    a.acknowledge("b", v)        # b has applied version v (b's own `version`, sent back)
+    a.compact_stable(["b", "c"]) # compact tombstones at the causally stable cut
+    a.pending_count(); a.wanted()  # ops waiting; the seqs they wait for
 
 Positions count Unicode code points. Files: records.py (ops and deltas), runs.py
 (document order and lookups), fugue.py (the ordering algorithm), doc.py (the
-replica: mutators, merge with causal buffering, deltas, compaction), codec.py (the
-binary format).
+replica: mutators, merge with causal buffering, deltas, compaction), admit.py (what
+a merge applies, keeps waiting or refuses as never valid), codec.py (the binary
+format).
 """
 
 from senate.crdt.text.codec import decode_update, encode_update
