@@ -137,3 +137,35 @@ def test_the_stable_cut_waits_for_every_peer_and_for_their_ops() -> None:
     a.acknowledge("b", VersionVector({"a": 1}))  # a late, older ack changes nothing
     assert a.stable_version(["b"]) == VersionVector({"a": 4, "b": 1})
     assert a.stable_version(["b", "c"]) == VersionVector()  # c is a member that never acked
+
+
+def test_an_ack_counts_only_once_its_ops_are_applied_here() -> None:
+    """Why: compacting a tombstone before an op concurrent with it arrives loses the
+    origins that op's placement depends on, and replicas diverge.
+
+    x (b's, then deleted by b) and y (c's) are typed concurrently between A and B;
+    FugueMax puts x before y. c acknowledges x's deletion, but c made y before it saw
+    x, so c's ack holds y. Had a compacted x on that ack before applying y, x would
+    have no origins when y arrives, y would land before x, and b's later z (anchored on
+    x) would end up on the other side of y at a than everywhere else.
+    """
+    a = Text("a")
+    a.insert(0, "AB")
+    b, c = a.fork("b"), a.fork("c")
+    dx = b.insert(1, "x")
+    dd = b.delete(1, 1)
+    dy = c.insert(1, "y")
+    c.merge(dx)
+    c.merge(dd)
+    a.merge(dx)
+    a.merge(dd)
+    a.acknowledge("b", b.version)
+    a.acknowledge("c", c.version)
+    assert a.compact_stable(["b", "c"]) == 0  # c's ack holds y, which a lacks
+    a.merge(dy)
+    assert a.compact_stable(["b", "c"]) == 1  # now x is stable and a has y
+    dz = b.insert(1, "z")  # b sees A x B: z goes after the tombstone x
+    for doc in (a, b, c):
+        for d in (dx, dd, dy, dz):
+            doc.merge(d)
+    assert str(a) == str(b) == str(c) == "AzyB"
