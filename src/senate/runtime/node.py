@@ -1,15 +1,18 @@
-"""One real Senate node: the Raft engine driven by asyncio, a durable WAL, the KV store.
+"""One real Senate node: a consensus engine (Raft, Multi-Paxos or ZAB, `--protocol`)
+driven by asyncio, a durable WAL, the KV store.
 
 Theory of operation:
-- Start: FileLogStore(data_dir).load() gives the DurableState (hard state, newest
-  snapshot, the log after it); the KVStore is restored from that snapshot and the
-  engine is built by raft_factory from the same state. The engine then re-delivers
-  the committed entries after the snapshot, so the KV store catches up by itself.
+- Start: the data dir is checked against the protocol (engines.py: it records the
+  one it was made with); FileLogStore(data_dir).load() gives the DurableState
+  (hard state, newest snapshot, the log after it); the KVStore is restored from
+  that snapshot and the engine is built (engines.py) from the same state. The
+  engine then re-delivers the committed entries after the snapshot, so the KV
+  store catches up by itself.
 - A ticker calls engine.tick() every `tick_ms` of the monotonic clock (once per
   wake-up: after a stall it does not fire a burst of ticks, which would only
   cause needless elections). The election timeout is `election_ticks` ticks.
-- The peer Transport carries Raft messages (kind "raft") and write forwards (kind
-  "fwd", forward.py) on the same connections. Every input (message, tick,
+- The peer Transport carries the engine's messages (kind "raft", "paxos" or "zab")
+  and write forwards (kind "fwd", forward.py) on the same connections. Every input (message, tick,
   proposal, read) kicks the Driver (driver.py), which runs the Ready loop.
 - Writes: the node that receives a write proposes it if it leads, or forwards it
   to the leader it knows (the writes of one loop iteration in one Forward); it
@@ -25,8 +28,9 @@ Theory of operation:
   members' addresses from --cluster and from each applied ADD_LEARNER's context,
   kept durably in DATA_DIR/members.json. Every applied change re-points the
   transport; the leader promotes caught-up learners from the tick loop.
-- Linearizable reads use Raft's ReadIndex on every node: a follower's engine asks
-  the leader for the read index (READ_INDEX), and the node serves the read from its
+- Linearizable reads use the engine's read index on every node (Raft's ReadIndex;
+  Multi-Paxos and ZAB offer the same): a follower's engine asks the leader for
+  the read index, and the node serves the read from its
   own KV store once its applied index reaches it. So reads are not proxied; only
   the index is fetched from the leader. Serializable reads are local and immediate.
 
