@@ -2,13 +2,15 @@
 changes anything.
 
 Rules kept in this file:
-- this file never changes a document; `plan` returns a Plan that doc.py executes
-  without further checks, so a merge that is refused changes nothing;
+- `plan` decides and doc.py executes the Plan without further checks, so a merge
+  that is refused changes nothing (the one thing `plan` touches, the heaps of
+  waiting ops it wakes, it puts back when it refuses);
 - an op is refused (CRDTError) when it can never become valid, whatever arrives later:
     * it references its own replica's present or future (an origin or delete target
       at or after its own seq: no author can have seen it),
-    * one update (or the waiting buffer plus the update) claims a seq of one replica
-      both as an insert and as a delete,
+    * one update claims a seq of one replica both as an insert and as a delete (an
+      update and a waiting op that disagree so are sorted out when the first of
+      them applies: the other is then refused, or dropped if it was waiting),
     * an origin or delete target is a seq that is (or is known to become) a delete
       op, not a character,
     * part of it is already applied here as the other kind of op,
@@ -30,8 +32,8 @@ whatever order: the property tests/crdt/test_text_admit.py checks.
 Limits. The cycle search from the new waiting ops visits at most CYCLE_SEARCH waiting
 ops per merge (a late joiner of a long session parks tens of thousands of honest ops,
 and a full search per merge would be quadratic): a cycle through more waiting ops than
-that is not refused; its ops stay in the bounded buffer and show in nothing `wanted`
-returns. Forged ops (well-formed ops that claim another replica's id) are out of
+that is not refused; its ops stay in the bounded buffer, and `wanted` then names no
+seq that would free them. Forged ops (well-formed ops that claim another replica's id) are out of
 scope: Text has no authentication, and a replica that accepts a forged op keeps it.
 """
 
