@@ -1,7 +1,7 @@
 """`senate sim`: run the deterministic simulator for one seed or a range of seeds.
 
     senate sim --seed S [--nodes 5] [--ops N] [--faults partition,drop,dup,crash,pause,skew]
-               (or --faults all,membership: every default fault plus membership changes)
+               (--faults all, the default: every kind, membership changes included)
                [--protocol raft] [--mutant NAME] [--trace FILE] [--history FILE]
     senate sim --seeds A..B [same options]
 
@@ -107,7 +107,7 @@ def _report_failure(console: Console, result: SimResult) -> None:
     default="all",
     show_default=True,
     help="Comma list of latency,drop,dup,reorder,queue,partition,crash,pause,skew,membership; "
-    "all (every one but membership); none.",
+    "all (every one); none.",
 )
 @click.option("--protocol", default="raft", show_default=True, help="Consensus engine.")
 @click.option("--mutant", default=None, help="Run a deliberately broken variant of the engine.")
