@@ -308,9 +308,10 @@ class ZabCore:
             and m.peer == m.src
             and m.src in voters
             and m.src != self.node_id
-            and (m.index == 0 or self.accept_epoch(m.index, m.src))
+            and (m.index == 0 or m.index >= self.accepted_epoch)
         ):
-            # Join a running ensemble, unless its epoch is one we must refuse.
+            # Join a running ensemble, unless its epoch is below one we accepted (an
+            # epoch equal to ours we follow without counting: handle_newepoch).
             self.become_following(m.src)
 
     def maybe_decide(self) -> None:
@@ -389,11 +390,19 @@ class ZabCore:
         )
 
     def handle_newepoch(self, m: ZabMessage) -> None:
-        if not self.accept_epoch(m.epoch, m.src):
+        # An epoch we already acked for another leader (ZooKeeper's "acked an epoch
+        # equal to the leader's"): we may follow that leader, but our ack must not
+        # count toward establishing it (flag), so at most one leader establishes
+        # each epoch all the same. Refusing instead left such a node LOOKING for as
+        # long as the epoch lasted (a would-be leader whose bid failed while the
+        # others established the same epoch under someone else).
+        uncounted = m.epoch == self.accepted_epoch and not self.accept_epoch(m.epoch, m.src)
+        if not uncounted and not self.accept_epoch(m.epoch, m.src):
             self.become_looking()
             return
-        self.accepted_epoch = m.epoch
-        self.accepted_from = m.src
+        if not uncounted:
+            self.accepted_epoch = m.epoch
+            self.accepted_from = m.src
         self.got_epoch = True
         self.reply(
             self._msg(
@@ -405,6 +414,7 @@ class ZabCore:
                 zxid_index=self.log.last_index,
                 commit=self.log.committed,
                 runs=tuple(self.log.runs_after(self.log.committed)),
+                flag=uncounted,
             )
         )
 

@@ -61,6 +61,7 @@ class Session:
     sync_sent: bool = False
     synced: bool = False  # NEWLEADER acked
     match: int = 0
+    uncounted: bool = False  # its ACKEPOCH was for an epoch it acked to another leader
 
 
 @dataclass(slots=True)
@@ -186,6 +187,7 @@ class ZabLeader(ZabCore):
         if not sess.started or sess.acked is not None:
             return
         sess.acked = (m.epoch, m.zxid, m.commit, m.runs)
+        sess.uncounted = m.flag
         if self.established:
             self.send_sync(m.src)
         else:
@@ -200,7 +202,7 @@ class ZabLeader(ZabCore):
             return
         if self.durable_accepted != self.new_epoch:
             return  # our own ACKEPOCH counts once our acceptedEpoch is durable
-        acked = {p for p, s in self.sessions.items() if s.acked is not None}
+        acked = {p for p, s in self.sessions.items() if s.acked is not None and not s.uncounted}
         acked.add(self.node_id)
         if not self.quorum_of(acked):
             return
@@ -215,8 +217,8 @@ class ZabLeader(ZabCore):
         self.epoch_base = self.log.last_index
         self.pending_conf_index = self.log.last_index
         self.lead_elapsed = 0
-        for peer in sorted(acked - {self.node_id}):
-            self.send_sync(peer)
+        for peer in sorted(p for p, s in self.sessions.items() if s.acked is not None):
+            self.send_sync(peer)  # the uncounted ones follow too
         self.maybe_commit()
 
     # ---- synchronization ---------------------------------------------------
