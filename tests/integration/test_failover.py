@@ -1,8 +1,13 @@
 """Crashes on real processes: kill -9 the leader (and tear its WAL tail), kill -9
-everything. Nothing acknowledged may be lost.
+everything. Nothing acknowledged may be lost, and a watch on a surviving node
+streams every change across the failover, in order, once.
 """
 
 from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
 
 from senate_harness import ENGINE_PARAMS, Cluster, key_path, wait_for
 
@@ -74,3 +79,31 @@ def test_kill_all_nodes_and_restart_keeps_every_acknowledged_write(cluster: Clus
     logs = c.logs()
     assert "snapshot at index" in logs
     assert "recovered from" in logs
+
+
+def test_a_watch_on_a_follower_streams_every_change_across_a_leader_kill(
+    cluster: Cluster,
+) -> None:
+    c = cluster
+    old = c.wait_leader()
+    watcher = c.followers(old)[0]
+    url = c.nodes[watcher].url + "/v1/watch?prefix=" + urllib.parse.quote("w/")
+    with urllib.request.urlopen(url, timeout=20) as stream:
+        for i in range(3):
+            assert c.put(old, f"w/{i}", b"%d" % i).status == 200
+        c.kill(old)
+        new = c.wait_leader(timeout=15)
+        for i in range(3, 6):
+            assert c.put(new, f"w/{i}", b"%d" % i).status == 200
+        assert c.request(new, "DELETE", key_path("w/0")).status == 200
+        events: list[dict[str, object]] = []
+        while len(events) < 7:
+            event = json.loads(stream.readline())
+            if event["type"] != "progress":
+                events.append(event)
+    assert [(e["type"], e["key"]) for e in events] == [
+        *(("put", f"w/{i}") for i in range(6)),
+        ("delete", "w/0"),
+    ]
+    revisions = [e["revision"] for e in events]
+    assert revisions == sorted(set(revisions))  # type: ignore[type-var]
