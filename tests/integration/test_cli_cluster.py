@@ -25,14 +25,26 @@ SENATE = [sys.executable, "-c", NODE_MAIN]
 
 
 def _free_base_port() -> int:
-    """A base port P with P+1..P+3 (peers) and P+1001..P+1003 (HTTP) all free."""
+    """A base port P with P+1..P+3 (peers), P+1001..P+1003 (HTTP) and P-999..P-997
+    (RESP) all free, and all below the kernel's ephemeral port range: there an
+    outgoing connection of any other test could take one between this check and
+    `senate up`'s bind (which then refuses to start: a flaky test, not a bug)."""
+    ephemeral_low = _ephemeral_low()
     rng = random.Random()
     for _ in range(50):
-        base = rng.randrange(20_000, 40_000)
-        ports = [base + i for i in (1, 2, 3, 1001, 1002, 1003)]
+        base = rng.randrange(3_000, min(30_000, ephemeral_low - 1_010))
+        ports = [base + i for i in (1, 2, 3, 1001, 1002, 1003, -999, -998, -997)]
         if all(_bindable(p) for p in ports):
             return base
     raise AssertionError("no free base port found")
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def _bindable(port: int) -> bool:
@@ -59,6 +71,11 @@ class _Output:
 
     def text(self) -> str:
         return "".join(self.lines)
+
+    def drain(self) -> str:
+        """Everything the process wrote, once it has exited."""
+        self._thread.join(timeout=5)
+        return self.text()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -88,8 +105,15 @@ def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, protocol:
     out = _Output(proc)
     pids: list[int] = []
     try:
-        # Longer than senate up's own start-up bound, so its verdict is always seen.
-        wait_for("senate up to report ready", lambda: "cluster ready" in out.text(), 60)
+        # Longer than senate up's own start-up bound, so its verdict is always seen;
+        # if it exits instead, say why at once.
+        wait_for(
+            "senate up to report ready",
+            lambda: "cluster ready" in out.text() or proc.poll() is not None,
+            60,
+        )
+        if proc.poll() is not None:
+            raise AssertionError(f"senate up exited early:\n{out.drain()}")
         text = out.text()
         for i in (1, 2, 3):
             assert f"http://127.0.0.1:{base + 1000 + i}" in text
