@@ -39,6 +39,7 @@ import msgpack
 
 from senate.consensus.engine import Engine
 from senate.consensus.types import Entry, EntryKind, Membership, Message, Ready, Snapshot
+from senate.errors import ConsensusError
 from senate.kv import KVStore, Result
 from senate.storage import LogStore
 
@@ -247,8 +248,15 @@ class Driver:
 
     async def _take_snapshot(self) -> None:
         index = self.kv.applied_index
+        try:
+            meta = self._snapshot_meta(index)
+        except ConsensusError:
+            # The engine took a newer snapshot from the leader while the Ready that
+            # applied `index` was being synced: `index` is no longer in its log, and
+            # the next Ready installs that snapshot anyway (sim/node.py does the same).
+            return
         data = self.kv.snapshot()
-        snap = Snapshot(index, *self._snapshot_meta(index), data)
+        snap = Snapshot(index, *meta, data)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._pool, self.store.save_snapshot, snap)
         self.engine.compact(index, data)
