@@ -2,7 +2,7 @@
 BYLEX, REV, LIMIT (and ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX,
 ZREVRANGEBYLEX): one script of commands runs, through redis-py, against a real Senate
 replica process and a real redis-server (7.x, Debian's), and every answer must match,
-error texts included. Skipped where redis-server is not installed."""
+error texts included. Needs redis-server (scripts/setup.sh installs it)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,12 @@ import pytest
 import redis
 from tests.activeactive.harness import Replica, free_port, running
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="needs redis-server (Debian: redis-server)"
-)
-
 FAR = 4_000_000_000  # an absolute unix time (s) far in the future: EXPIRETIME compares exactly
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica, int]]:
+    assert shutil.which("redis-server"), "redis-server is missing: run ./scripts/setup.sh"
     root = tmp_path_factory.mktemp("aa-parity")
     port = free_port()
     cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root)]

@@ -21,11 +21,6 @@ import pytest
 import redis
 from tests.activeactive.harness import free_port, running
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None or shutil.which("redis-cli") is None,
-    reason="redis-server and redis-cli (Debian's redis-server, redis-tools) not installed",
-)
-
 # Deliberate active-active differences (not in the table; each is a documented rule):
 DIFFERENCES = {
     "SMEMBERS/HGETALL/KEYS order": "Senate answers sorted (every replica the same order); "
@@ -504,6 +499,8 @@ CASES["random float arithmetic (seeded)"] = _random_float_case(7, 300)
 
 @pytest.fixture(scope="module")
 def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    for tool in ("redis-server", "redis-cli"):
+        assert shutil.which(tool), f"{tool} is missing: run ./scripts/setup.sh"
     port = free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     argv += ["--appendonly", "no", "--protected-mode", "no"]

@@ -14,13 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "engines_cluster_bench.py"
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (apt-get install wrk)")
 def test_quick_run_prints_the_table_and_writes_every_cell(tmp_path: Path) -> None:
+    assert shutil.which("wrk"), "wrk is missing: run ./scripts/setup.sh (it installs wrk)"
     out = tmp_path / "cells.json"
     argv = [sys.executable, str(BENCH), "--quick", "--engines", "raft", "--json", str(out)]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
