@@ -16,19 +16,7 @@ from senate_history import KEYS, clients_running, judge, ok_count
 
 from senate.check import Verdict
 
-# Known open bug (issue 6 note): under 10% loss a ZAB follower can be left without a
-# leader for 20 s+ after the heal (seen once in a full run: n3 candidate in epoch 4
-# while n1, n2 ran epoch 5). Recorded as an expected failure until it is fixed, not
-# skipped: the test still runs, and passing is reported.
-pytestmark = pytest.mark.parametrize(
-    "protocol",
-    [
-        p
-        if p != "zab"
-        else pytest.param(p, marks=pytest.mark.xfail(reason="ZAB rejoin after loss: open bug"))
-        for p in ENGINES
-    ],
-)
+pytestmark = pytest.mark.parametrize("protocol", ENGINES)
 
 LOSSY = {"default": {"drop": 0.1, "delay_ms": 5, "jitter_ms": 20}}
 

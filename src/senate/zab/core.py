@@ -114,6 +114,7 @@ class ZabCore:
         self.in_sync = False  # our history is a prefix of the leader's (SYNC done)
         self.synced = False  # NEWLEADER done: our acks count
         self.reg_elapsed = 0  # ticks since our last FOLLOWERINFO
+        self.epoch_ack: ZabMessage | None = None  # our ACKEPOCH of this session
         self.notify_elapsed = 0
         self.notify_every = self.cfg.notify_ticks
         self._now: list[ZabMessage] = []
@@ -198,6 +199,7 @@ class ZabCore:
         self.in_sync = False
         self.synced = False
         self.reg_elapsed = 0
+        self.epoch_ack = None
 
     def become_looking(self, vote_for: Vote | None = None) -> None:
         self.reset_leader_state()
@@ -231,6 +233,7 @@ class ZabCore:
         self.in_sync = False
         self.synced = False
         self.reg_elapsed = 0
+        self.epoch_ack = None
         self.send(
             self._msg(MT.FOLLOWERINFO, self.leader, attempt=self.attempt, epoch=self.accepted_epoch)
         )
@@ -381,7 +384,27 @@ class ZabCore:
         elif m.type == MT.PING:
             if self.in_sync:
                 self.log.commit_to(m.commit)
+            if not m.flag:
+                self.repeat_handshake_reply()
             self.reply(self._msg(MT.PING_ACK, m.src, attempt=self.attempt, round=m.round))
+
+    def repeat_handshake_reply(self) -> None:
+        """The leader's PING says it has not counted us synced: our last handshake
+        reply may have been lost. The stream moves on in order (PINGs), so no gap
+        makes us register again, and without this the session waits forever: the
+        leader for our ACKEPOCH, we for its SYNC (seen on real processes under 10%
+        loss: a follower leaderless until the test gave up). The leader ignores a
+        duplicate ACKEPOCH, and a repeated NEWLEADER ACK is an ACK of what our disk
+        holds (it waits for the persist like any ACK)."""
+        assert self.leader is not None
+        if self.synced:
+            self.reply_ack(
+                self._msg(
+                    MT.ACK, self.leader, attempt=self.attempt, index=self.log.last_index, flag=True
+                )
+            )
+        elif self.epoch_ack is not None and not self.in_sync:
+            self.reply(self.epoch_ack)
 
     def accept_epoch(self, epoch: int, leader: str) -> bool:
         """Narrow: may we ack NEWEPOCH(epoch) from `leader`? (once per epoch, one leader)"""
@@ -404,19 +427,18 @@ class ZabCore:
             self.accepted_epoch = m.epoch
             self.accepted_from = m.src
         self.got_epoch = True
-        self.reply(
-            self._msg(
-                MT.ACKEPOCH,
-                m.src,
-                attempt=self.attempt,
-                epoch=self.current_epoch,
-                zxid_epoch=self.log.last_epoch,
-                zxid_index=self.log.last_index,
-                commit=self.log.committed,
-                runs=tuple(self.log.runs_after(self.log.committed)),
-                flag=uncounted,
-            )
+        self.epoch_ack = self._msg(
+            MT.ACKEPOCH,
+            m.src,
+            attempt=self.attempt,
+            epoch=self.current_epoch,
+            zxid_epoch=self.log.last_epoch,
+            zxid_index=self.log.last_index,
+            commit=self.log.committed,
+            runs=tuple(self.log.runs_after(self.log.committed)),
+            flag=uncounted,
         )
+        self.reply(self.epoch_ack)
 
     def handle_sync(self, m: ZabMessage) -> None:
         snap = m.snapshot

@@ -338,7 +338,8 @@ class ZabLeader(ZabCore):
             sess = self.sessions[peer]
             if sess.started:
                 commit = self.log.committed if sess.sync_sent else 0
-                self.stream(peer, MT.PING, round=self.hb_round, commit=commit)
+                # flag: its NEWLEADER ack is counted (else it repeats its last reply)
+                self.stream(peer, MT.PING, round=self.hb_round, commit=commit, flag=sess.synced)
         return self.hb_round
 
     def read_confirmed_now(self) -> bool:

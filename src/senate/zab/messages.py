@@ -34,7 +34,9 @@ Field use by type (zxid = (zxid_epoch, zxid_index)):
                 NEWLEADER (or comes after it: the follower is synced)
   PROPOSAL      attempt, seq; entries = one entry
   COMMIT        attempt, seq; commit
-  PING          attempt, seq; round = heartbeat round; commit
+  PING          attempt, seq; round = heartbeat round; commit; flag = the leader
+                counts the follower synced (if not, it repeats its ACKEPOCH or
+                NEWLEADER ACK: either may have been lost)
   PING_ACK      attempt; round
   READ          context = the reader's ctx   READ_RESP: index = read index, context
   TRANSFER      the leader hands leadership to dst (best effort)
