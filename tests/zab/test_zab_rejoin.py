@@ -10,9 +10,12 @@ toward establishing that epoch (so one epoch still has at most one leader).
 
 from __future__ import annotations
 
+import random
+
 from zab_harness import Cluster, Disk, history
 
-from senate.consensus.types import HardState, Role
+from senate.consensus.types import DurableState, HardState, Membership, Role
+from senate.zab import Zab, ZabConfig
 from senate.zab.messages import MessageType
 
 
@@ -39,3 +42,33 @@ def test_a_failed_would_be_leader_follows_the_leader_of_its_epoch() -> None:
     assert c.engines[leader].sessions["c"].uncounted
     # ... and c still holds the epoch as accepted from itself.
     assert c.engines["c"].accepted_from == "c"
+
+
+def _stale_learner_cluster(seed: int) -> Cluster:
+    """a, b, c are voters; learner d's membership is stale (voters a, b, x: it never
+    heard that c joined), so it does not know the leader c as a voter."""
+    stale = Membership(frozenset({"a", "b", "x"}), frozenset({"d"}))
+
+    def maker(nid: str, m: Membership, d: DurableState, rng: random.Random) -> Zab:
+        return Zab(nid, stale if nid == "d" else m, d, rng, ZabConfig())
+
+    return Cluster(["a", "b", "c"], learners=("d",), seed=seed, maker=maker)
+
+
+def test_a_learner_with_a_stale_membership_joins_a_leader_it_does_not_know() -> None:
+    # Seed 6 of the simulator: observers that missed the promotion of the new
+    # leader stayed LOOKING for good (the voters they asked said "following c",
+    # and c, unknown to them, was never asked). The seed loop finds a run where c
+    # leads; the assertion below says that this run is one.
+    for seed in range(1, 40):
+        c = _stale_learner_cluster(seed)
+        c.isolate("d")
+        if c.elect() == "c":
+            break
+    assert c.leaders() == ["c"], "no seed made c the leader"
+    c.propose("c", b"x")
+    c.heal()
+    c.tick(60)
+    st = c.engines["d"].status()
+    assert st.leader == "c" and st.role == Role.LEARNER
+    assert c.log_of("d") == c.log_of("c")

@@ -305,17 +305,31 @@ class ZabCore:
             self.recv[m.src] = theirs
             self.recv[self.node_id] = self.vote
             self.maybe_decide()
+        elif self.state == ServerState.LOOKING and m.src != self.node_id:
+            self.notice_running_ensemble(m, voters)
+
+    def notice_running_ensemble(self, m: ZabMessage, voters: frozenset[str]) -> None:
+        """A LOOKING node hears from one that follows or leads. It joins a node
+        that says it leads (ZooKeeper's checkLeader), even one it does not know as
+        a voter: its membership may be stale (seed 6: two observers that missed
+        the new leader's promotion stayed LOOKING for good). Following is safe
+        with any leader; the leader decides whether to take us. A voter that says
+        it follows a leader we do not ask (not in our electorate) gets that
+        leader asked directly, so its own LEADING answer reaches us (seed 62).
+        Whatever the leader's epoch: one equal to the epoch we accepted we follow
+        without counting (handle_newepoch); one below it, the leader learns of
+        from our FOLLOWERINFO and gives up (leader.py), so the next epoch is above
+        ours instead of leaving us out for as long as that leader lasts (seed 230)."""
+        if m.state == ServerState.LEADING:
+            if m.peer == m.src:
+                self.become_following(m.src)
         elif (
-            self.state == ServerState.LOOKING
-            and m.state == ServerState.LEADING
-            and m.peer == m.src
+            m.state == ServerState.FOLLOWING
             and m.src in voters
-            and m.src != self.node_id
-            and (m.index == 0 or m.index >= self.accepted_epoch)
+            and m.peer != self.node_id
+            and m.peer not in self.electorate()
         ):
-            # Join a running ensemble, unless its epoch is below one we accepted (an
-            # epoch equal to ours we follow without counting: handle_newepoch).
-            self.become_following(m.src)
+            self.send(self.notification(m.peer))
 
     def maybe_decide(self) -> None:
         if self.state != ServerState.LOOKING or not self.electable():

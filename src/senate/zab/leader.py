@@ -175,6 +175,12 @@ class ZabLeader(ZabCore):
         if m.attempt in seen.attempts:
             return  # a duplicate of a registration we already answered
         seen.attempts.append(m.attempt)
+        if self.new_epoch is not None and m.epoch > self.new_epoch:
+            # It accepted a newer epoch (a failed bid) and can never ack ours: as
+            # ZooKeeper's learner refuses such a leader, it would stay out for as
+            # long as we lead. Give up, so the next epoch is above its own.
+            self.become_looking()
+            return
         self.sessions[m.src] = Session(m.attempt)
         self.heard.add(m.src)
         if self.new_epoch is None:
