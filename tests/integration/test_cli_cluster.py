@@ -176,14 +176,17 @@ def test_senate_up_refuses_a_busy_port(tmp_path: Path) -> None:
 
 
 def test_senate_status_without_nodes_fails(tmp_path: Path) -> None:
+    # The endpoints come from $SENATE_ENDPOINTS here, as for `senate kv`.
     (port,) = free_ports(1)
     result = subprocess.run(
-        [*SENATE, "status", "--endpoints", f"http://127.0.0.1:{port}"],
+        [*SENATE, "status"],
         capture_output=True,
         text=True,
         timeout=30,
+        env={**os.environ, "SENATE_ENDPOINTS": f"http://127.0.0.1:{port}", "COLUMNS": "160"},
     )
     assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stdout, result.stdout
     assert "unreachable" in result.stdout and "no node answered" in result.stderr
 
 

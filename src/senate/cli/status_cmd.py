@@ -1,9 +1,10 @@
 """`senate status`: one table of what every node says about itself.
 
 Rules this file keeps:
-- Asks GET /v1/status of each endpoint (default: the endpoints `senate up` uses
-  with its default base port) with a short timeout, all at once, and prints one
-  row per endpoint: id, role, term, leader, commit and applied indexes, members.
+- Asks GET /v1/status of each endpoint (--endpoints, else $SENATE_ENDPOINTS, else
+  the endpoints `senate up` uses with its default base port, as `senate kv` does)
+  with a short timeout, all at once, and prints one row per endpoint: id, role,
+  term, leader, commit and applied indexes, members.
   The title names the consensus protocol the nodes report (all of them when
   they disagree, which is a misconfigured cluster).
   An endpoint that does not answer gets a row saying so; it is not an error
@@ -23,12 +24,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from senate.cli.up_cmd import DEFAULT_BASE_PORT, HOST, HTTP_OFFSET
+from senate.cli.kv_cmd import endpoints_option
 from senate.errors import SenateError, UsageError
 
-DEFAULT_ENDPOINTS = ",".join(
-    f"http://{HOST}:{DEFAULT_BASE_PORT + HTTP_OFFSET + i}" for i in range(1, 4)
-)
 TIMEOUT = 2.0
 
 
@@ -47,12 +45,7 @@ def fetch_status(url: str, timeout: float = TIMEOUT) -> dict[str, Any] | str:
 
 
 @click.command()
-@click.option(
-    "--endpoints",
-    default=DEFAULT_ENDPOINTS,
-    show_default=True,
-    help="Comma-separated HTTP endpoints of the nodes.",
-)
+@endpoints_option
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status objects.")
 def status(endpoints: str, as_json: bool) -> None:
     """Show the protocol, members, roles, terms, the leader, commit and applied indexes."""
