@@ -152,8 +152,11 @@ def scan_segment(
             if later is not None:
                 raise StorageError(
                     f"{name}: corrupt record at offset {offset} ({problem}) "
-                    f"followed by a valid record at offset {later}; refusing to start "
-                    "(opening with repair=True would drop everything from that offset)"
+                    f"followed by a valid record at offset {later}: the disk damaged acknowledged "
+                    "data, so this node refuses to start. Remove the node from the cluster "
+                    "(senate members remove), wipe its data dir and add it back (it catches up "
+                    "from the others), or restore the dir from a backup (library users: "
+                    "WAL.open(repair=True) drops everything from that offset)"
                 )
             return ScanResult(records, offset, problem)
         (length,) = LENGTH.unpack_from(view, offset)
