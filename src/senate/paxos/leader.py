@@ -22,8 +22,9 @@ Rules this file keeps:
   re-proposed log, then waits for a heartbeat round sent after it to be answered
   by a quorum of voters (acceptors answer only ballots >= their promise), so no
   higher ballot could have chosen anything by then;
-- an answer carrying a higher ballot from a voter preempts us: we re-run phase 1
-  above it at once (classic Multi-Paxos); CheckQuorum: without answers from a
+- an answer carrying a higher ballot from any acceptor we replicate to (voter or
+  learner) preempts us: we re-run phase 1 above it at once (classic Multi-Paxos;
+  else that acceptor refuses us forever and never catches up); CheckQuorum: without answers from a
   quorum for an election timeout, the leader steps down;
 - lost accepts in REPLICATE are noticed when heartbeats are answered but acks do
   not move: after a few such rounds the acceptor falls back to PROBE.
@@ -177,11 +178,17 @@ class PaxosLeader(PaxosCore):
     # ---- receiving -------------------------------------------------------
 
     def preempted(self, m: PaxosMessage) -> bool:
-        """A refusal naming a higher ballot: re-run phase 1 above it if a voter said so."""
+        """A refusal naming a higher ballot: re-run phase 1 above it.
+
+        Any acceptor we replicate to counts, learners too: an acceptor never takes
+        a ballot below its promise, so one holding a higher promise (a learner that
+        promised a candidate whose log made it a voter, or a voter that rejoined
+        as a learner with its old disk) would otherwise be refused forever and
+        never catch up, nor be promoted."""
         if m.ballot <= self.ballot:
             return False
         self.max_seen = max(self.max_seen, m.ballot)
-        if m.src in self.membership.voters:
+        if m.src in self.progress:
             self.campaign()
         return True
 
