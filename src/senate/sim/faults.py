@@ -333,6 +333,7 @@ class Nemesis:
         """End of the active phase: every fault off, every node back."""
         self.active = False
         self.net.heal()
+        self.net.restart_links()
         self.net.config = LinkConfig()
         for node in self.nodes:
             node.crash_at_fsync = False

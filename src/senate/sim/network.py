@@ -107,6 +107,16 @@ class Network:
     def heal(self) -> None:
         self._blocked.clear()
 
+    def restart_links(self) -> None:
+        """Every link starts afresh (the final heal): a message sent from now on is
+        not held behind one still in flight from before. A latency tail can reach
+        seconds, and FIFO would hold the link that long after the heal, as a TCP
+        connection would until it is reset and re-opened. What was in flight still
+        arrives, possibly after newer messages."""
+        now = self.sched.now
+        for link in self._links.values():
+            link.last_arrival = min(link.last_arrival, now)
+
     def reachable(self, src: str, dst: str) -> bool:
         return (src, dst) not in self._blocked
 

@@ -9,7 +9,10 @@ Rules this file keeps:
   operations run on a quiet cluster, so pending operations can complete.
 - The first invariant violation stops the run; an exception escaping an engine is
   a violation too (a core must never crash on what the network delivers).
-- Liveness, weakly: once healed, the cluster must serve at least one operation.
+- Liveness: once healed, the cluster must serve at least one operation, and every
+  running member must apply what was committed when the last operation ended
+  within catch_up_us after that (a node stuck outside the ensemble on a clean
+  network is a bug even while a quorum serves: ZAB's lost-ACKEPOCH deadlock).
 - At the end the history goes to the linearizability checker. NOT_LINEARIZABLE and
   UNKNOWN both fail the run; they are reported distinctly.
 """
@@ -30,7 +33,7 @@ from senate.sim.faults import FaultConfig, Nemesis
 from senate.sim.invariants import Invariants, Violation, ViolationFound
 from senate.sim.membership import MembershipConfig, MembershipNemesis
 from senate.sim.network import Network
-from senate.sim.node import Node, NodeConfig
+from senate.sim.node import Node, NodeConfig, NodeState
 from senate.sim.scheduler import US_PER_MS, US_PER_S, Scheduler
 
 
@@ -50,6 +53,7 @@ class SimConfig:
     snapshot_every: int = 25
     quiet_share: float = 0.3  # share of ops issued after the final heal
     settle_us: int = 200 * US_PER_MS  # run on after the last op, so all nodes catch up
+    catch_up_us: int = 3 * US_PER_S  # longest a running member may lag after the settle
     max_time_us: int = 600 * US_PER_S  # a safety stop; never reached by a healthy run
     check_max_steps: int = 2_000_000
     trace: TextIO | None = None
@@ -174,6 +178,7 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         nemesis.start()
         healed = False
         end_at: int | None = None
+        target = 0  # what was applied somewhere when the last op ended
         while sched.step():
             if not healed and load.issued >= heal_at:
                 healed = True
@@ -181,7 +186,23 @@ def run_simulation(cfg: SimConfig) -> SimResult:
                 load.quiet_from = sched.now
             if end_at is None and load.done:
                 end_at = sched.now + cfg.settle_us
-            if (end_at is not None and sched.now >= end_at) or sched.now > cfg.max_time_us:
+                target = max(n.kv.applied_index for n in nodes)
+            if end_at is not None and sched.now >= end_at:
+                lagging = _lagging(nodes, target)
+                if not lagging:
+                    break
+                if sched.now >= end_at + cfg.catch_up_us:
+                    raise ViolationFound(
+                        Violation(
+                            sched.now,
+                            lagging[0],
+                            "liveness",
+                            f"{', '.join(lagging)} still behind index {target} "
+                            f"{(cfg.settle_us + cfg.catch_up_us) // US_PER_MS} ms after the "
+                            "last op ended, on a healed network",
+                        )
+                    )
+            if sched.now > cfg.max_time_us:
                 break
     except ViolationFound as exc:
         violations.append(exc.violation)
@@ -234,6 +255,23 @@ def run_simulation(cfg: SimConfig) -> SimResult:
         if nemesis.membership is not None
         else {},
     )
+
+
+def _lagging(nodes: list[Node], target: int) -> list[str]:
+    """The running members (of the most advanced node's membership) that have not
+    applied `target` yet."""
+    ahead = max(nodes, key=lambda n: n.kv.applied_index)
+    if ahead.engine is None:
+        return []
+    members = ahead.engine.status().membership.members
+    return [
+        n.id
+        for n in nodes
+        if n.id in members
+        and n.state is NodeState.UP
+        and not n.removed
+        and n.kv.applied_index < target
+    ]
 
 
 def _faults_injected(nemesis: Nemesis, nodes: list[Node]) -> Counter[str]:
