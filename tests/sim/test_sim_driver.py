@@ -109,6 +109,24 @@ def test_a_cluster_that_serves_nothing_after_the_heal_is_stuck(
     assert r.ops["ok"] == 0 and r.ops["info"] == 0  # a refusal proves nothing happened
 
 
+def test_a_member_that_never_catches_up_after_the_heal_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # n3 hears nothing, ever: the others serve every op (a quorum), but a member
+    # left behind on a healed network is a liveness failure all the same.
+    original = fake_engine.FakeEngine.step
+
+    def deaf(self: fake_engine.FakeEngine, msg: object) -> None:
+        if self.node_id != "n3":
+            original(self, msg)
+
+    monkeypatch.setattr(fake_engine.FakeEngine, "step", deaf)
+    r = run_simulation(_cfg())
+    assert r.violations and r.violations[0].kind == "liveness", r.violations
+    assert "n3 still behind" in r.violations[0].description
+    assert r.ops_ok_after_heal > 0  # the quorum served: only the catch-up check fails
+
+
 def test_an_engine_whose_has_ready_never_clears_is_a_livelock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
