@@ -83,11 +83,12 @@ def test_lease_bodies(doc: Any) -> None:
 def test_lock_bodies(doc: Any) -> None:
     raw = doc if isinstance(doc, bytes) else _raw(doc)
     try:
-        ttl_ms, wait = locks._body(raw)
+        ttl_ms, wait, lease = locks._body(raw)
     except Exception as exc:
         assert _refused_cleanly(exc), repr(exc)
     else:
         assert 1 <= ttl_ms <= locks.MAX_TTL_MS and math.isfinite(wait) and wait >= 0
+        assert lease is None or (type(lease) is int and 1 <= lease <= locks._MAX_ID)
 
 
 class _Content:

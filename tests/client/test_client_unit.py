@@ -149,6 +149,7 @@ def test_error_answers_map_to_exceptions() -> None:
         "/v1/kv/bad": Reply(400, {"error": "bad_request", "message": "bad key"}),
         "/v1/kv/big": Reply(413, {"error": "too_large", "message": "too large"}),
         "/v1/locks/busy": Reply(409, {"error": "timeout", "message": "not acquired"}),
+        "/v1/leases": Reply(200, {"id": 5, "ttl": 5}),  # the lock's lease, granted first
         "/v1/leases/9": Reply(404, {"error": "not_found", "message": "no lease 9"}),
     }
 
@@ -394,8 +395,11 @@ def test_lock_keeps_its_lease_alive_and_releases_on_exit() -> None:
     def script(req: Request) -> Any:
         if req.path == "/v1/status":
             return status_of("n1")
+        if req.method == "POST" and req.path == "/v1/leases":
+            assert json.loads(req.body) == {"ttl": 1}
+            return Reply(200, {"id": 77, "ttl": 1})
         if req.method == "POST" and req.path == "/v1/locks/job":
-            assert json.loads(req.body) == {"ttl": 1, "wait": 2.0}
+            assert json.loads(req.body) == {"lease": 77, "wait": 2.0}
             return Reply(200, {"name": "job", "lease": 77, "fencing_token": 12, "key": "k"})
         if req.path == "/v1/leases/77/keepalive":
             return Reply(200, {"id": 77, "ttl": 1})

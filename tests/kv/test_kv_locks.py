@@ -23,6 +23,7 @@ from senate.kv import (
     predecessor,
     release_op,
 )
+from senate.kv.locks import give_up_txn
 
 
 def contenders() -> tuple[KVStore, Client, Client]:
@@ -54,10 +55,13 @@ def test_two_contenders_first_holds_second_waits() -> None:
     holder = lock_holder(s, "m")
     assert holder is not None and holder.key == lock_key("m", 0xA)
     assert predecessor(s, "m", 0xB) == holder and predecessor(s, "m", 0xA) is None
-    # Acquiring again with the same lease keeps the place (and the token).
+    # Acquiring again with the same lease keeps the place (and the token); it
+    # rewrites the key, so its mod revision is the retry's revision.
     again = a.do(acquire_txn("m", 0xA))
     assert isinstance(again, TxnResult) and not again.succeeded
-    assert is_held_by(s, "m", 0xA) == token_a and s.revision == 2
+    assert is_held_by(s, "m", 0xA) == token_a and s.revision == 3
+    own = s.get(lock_key("m", 0xA))
+    assert own is not None and own.mod_revision == again.revision == 3 and own.lease == 0xA
     # Other locks are independent; names that share a prefix do not mix.
     b.do(acquire_txn("m2", 0xB))
     assert is_held_by(s, "m2", 0xB) is not None and is_held_by(s, "m", 0xB) is None
@@ -112,3 +116,28 @@ def test_acquire_with_an_unknown_lease_fails_cleanly() -> None:
     s = KVStore()
     r = Client(s).do(acquire_txn("m", 0x99))
     assert r.error is not None and lock_holder(s, "m") is None and s.revision == 0
+
+
+def test_giving_up_deletes_the_key_only_if_untouched_and_another_holds() -> None:
+    s, a, b = contenders()
+    a.do(acquire_txn("m", 0xA))
+    queued = b.do(acquire_txn("m", 0xB))
+    holder = lock_holder(s, "m")
+    assert holder is not None and holder.key == lock_key("m", 0xA)
+    with pytest.raises(MalformedInput):
+        give_up_txn("m", 0xA, 1, holder)  # the holder never gives up this way
+    # A retry of b rewrote the key since: the earlier request must leave it be.
+    retried = b.do(acquire_txn("m", 0xB))
+    r = b.do(give_up_txn("m", 0xB, queued.revision, holder))
+    assert isinstance(r, TxnResult) and not r.succeeded and s.get(lock_key("m", 0xB)) is not None
+    # The holder released meanwhile (b holds now): giving up must not delete a hold.
+    a.do(release_op("m", 0xA))
+    r = b.do(give_up_txn("m", 0xB, retried.revision, holder))
+    assert isinstance(r, TxnResult) and not r.succeeded and is_held_by(s, "m", 0xB) is not None
+    # Untouched, behind a holder that is still there: the key goes, the lease stays.
+    a.do(acquire_txn("m", 0xA))
+    now_held = lock_holder(s, "m")
+    assert now_held is not None and now_held.key == lock_key("m", 0xB)
+    r = a.do(give_up_txn("m", 0xA, s.revision, now_held))
+    assert isinstance(r, TxnResult) and r.succeeded
+    assert s.get(lock_key("m", 0xA)) is None and s.lease(0xA) is not None

@@ -30,7 +30,7 @@ import aiohttp
 
 from senate.client import calls
 from senate.client.calls import CLIENT_HEADER, SEQ_HEADER, Call, Kind, Reply, error_for
-from senate.client.errors import ClientError, NotFound
+from senate.client.errors import ClientError, NotFound, OutcomeUnknown
 from senate.client.retry import (
     AttemptFailed,
     Endpoints,
@@ -171,8 +171,32 @@ class AsyncClient:
 
     # ---- locks -----------------------------------------------------------------------
 
-    async def lock_acquire(self, name: str, *, ttl: float = 10, wait: float = 30.0) -> LockGrant:
-        return await self._run(calls.lock_acquire(name, ttl, wait))
+    async def lock_acquire(
+        self, name: str, *, ttl: float = 10, wait: float = 30.0, lease: int | None = None
+    ) -> LockGrant:
+        """Hold lock `name` on `lease`, or on a lease of `ttl` granted first (revoked
+        again if the lock is not acquired); retry-safe like Client.lock_acquire."""
+        if lease is not None:
+            return await self._lock_on(name, ttl, wait, lease)
+        granted = await self.lease_grant(ttl)
+        try:
+            return await self._lock_on(name, ttl, wait, granted.id)
+        except BaseException:
+            with contextlib.suppress(ClientError):
+                await self.lease_revoke(granted.id)
+            raise
+
+    async def _lock_on(self, name: str, ttl: float, wait: float, lease: int) -> LockGrant:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        left = wait
+        while True:
+            try:
+                return await self._run(calls.lock_acquire(name, ttl, left, lease))
+            except OutcomeUnknown:  # it may be queued: the same lease finds its place
+                left = wait - (loop.time() - started)
+                if left <= 0:
+                    raise
 
     async def lock_release(self, name: str, lease_id: int) -> bool:
         return await self._run(calls.lock_release(name, lease_id))

@@ -5,8 +5,9 @@ Rules this file keeps:
   move bytes; what to send and what an answer means is decided here, once.
 - Each Call names its Kind, which decides what a retry may do (retry.py):
   READ has no side effect; WRITE carries a session (X-Senate-Client/Seq) so a
-  retry applies once; ONCE has a side effect no session dedupes (a lock acquire
-  grants a fresh lease), so it is retried only when it surely did not run.
+  retry applies once; ONCE has a side effect no session dedupes, so it is
+  retried only when it surely did not run. A lock acquire on the client's own
+  lease is a WRITE: a retry with the same lease is the same contender.
 - `parse` sees the final answer, whatever its status; `raise_for` turns an error
   answer into the exception of errors.py (one mapping for every call).
 """
@@ -283,7 +284,10 @@ def _lock_name(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-def lock_acquire(name: str, ttl: float, wait: float) -> Call[LockGrant]:
+def lock_acquire(name: str, ttl: float, wait: float, lease: int | None = None) -> Call[LockGrant]:
+    """Acquire on the client's `lease` (retry-safe: a WRITE) or, without one, on a
+    lease of `ttl` the node grants (a ONCE: a retry would queue a second contender)."""
+
     def parse(reply: Reply) -> LockGrant:
         body = _json_ok(reply)
         try:
@@ -296,13 +300,14 @@ def lock_acquire(name: str, ttl: float, wait: float) -> Call[LockGrant]:
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("lock", exc) from None
 
-    body = _json_body({"ttl": ttl, "wait": wait})
+    doc: dict[str, Any] = {"ttl": ttl, "wait": wait} if lease is None else {
+        "lease": lease, "wait": wait}  # fmt: skip
     return Call(
         "POST",
         f"/v1/locks/{_lock_name(name)}",
         parse,
-        Kind.ONCE,
-        body,
+        Kind.ONCE if lease is None else Kind.WRITE,
+        _json_body(doc),
         "application/json",
         timeout=wait + LOCK_SLACK,
     )

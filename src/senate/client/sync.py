@@ -19,6 +19,7 @@ Rules this file keeps:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 
 from senate.client import calls
 from senate.client.calls import CLIENT_HEADER, SEQ_HEADER, Call, Kind, Reply, error_for
-from senate.client.errors import ClientError, NotFound
+from senate.client.errors import ClientError, NotFound, OutcomeUnknown
 from senate.client.retry import (
     AttemptFailed,
     Endpoints,
@@ -166,8 +167,34 @@ class Client:
 
     # ---- locks -----------------------------------------------------------------------
 
-    def lock_acquire(self, name: str, *, ttl: float = 10, wait: float = 30.0) -> LockGrant:
-        return self._run(calls.lock_acquire(name, ttl, wait))
+    def lock_acquire(
+        self, name: str, *, ttl: float = 10, wait: float = 30.0, lease: int | None = None
+    ) -> LockGrant:
+        """Hold lock `name` on `lease`, or on a lease of `ttl` granted first (revoked
+        again if the lock is not acquired). Retry-safe: a lost answer is retried with
+        the same lease, which finds the same place in the queue and the same token."""
+        if lease is not None:
+            return self._lock_on(name, ttl, wait, lease)
+        granted = self.lease_grant(ttl)
+        try:
+            return self._lock_on(name, ttl, wait, granted.id)
+        except BaseException:
+            with contextlib.suppress(ClientError):
+                self.lease_revoke(granted.id)
+            raise
+
+    def _lock_on(self, name: str, ttl: float, wait: float, lease: int) -> LockGrant:
+        # Each _run retries within the client's budget; a wait longer than that
+        # budget gets further runs (the same lease) while the wait lasts.
+        started = time.monotonic()
+        left = wait
+        while True:
+            try:
+                return self._run(calls.lock_acquire(name, ttl, left, lease))
+            except OutcomeUnknown:  # it may be queued: the same lease finds its place
+                left = wait - (time.monotonic() - started)
+                if left <= 0:
+                    raise
 
     def lock_release(self, name: str, lease_id: int) -> bool:
         return self._run(calls.lock_release(name, lease_id))

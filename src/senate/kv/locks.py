@@ -3,7 +3,9 @@
 Rules this file keeps:
 - A contender for lock `name` holding lease L owns the key `/locks/{name}/{L:x}`
   (hex lease id), created with lease L by `acquire_txn` only if absent, so a retry
-  keeps its place in the queue.
+  keeps its place in the queue. A retry rewrites the existing key (same create
+  revision, so same place and token; a new mod revision), which tells an earlier
+  request of the same contender that gives up that the key is no longer its alone.
 - The holder is the key with the lowest create_revision under `/locks/{name}/`, and
   the fencing token is that create_revision: revisions only grow, so each new
   holder's token is larger than every earlier holder's.
@@ -27,7 +29,7 @@ from typing import Protocol
 from senate.errors import MalformedInput
 from senate.kv.ops import Delete, Put, check_int
 from senate.kv.results import KeyValue
-from senate.kv.txn import Compare, CompareOp, CompareTarget, Get, Txn
+from senate.kv.txn import Compare, CompareOp, CompareTarget, Txn
 
 LOCKS_PREFIX = "/locks/"
 MAX_LOCK_NAME_BYTES = 256
@@ -64,12 +66,33 @@ def lock_key(name: str, lease: int) -> str:
 
 
 def acquire_txn(name: str, lease: int) -> Txn:
-    """Create the contender key with the lease if absent (else just read it)."""
+    """Create the contender key with the lease if absent, else rewrite it in place
+    (its create revision, hence its place and fencing token, stays; its mod revision
+    moves on). Either way the key's mod revision is the txn's revision."""
     key = lock_key(name, lease)
     return Txn(
         compares=(Compare(key, CompareTarget.CREATE_REVISION, CompareOp.EQ, 0),),
         success=(Put(key, b"", lease=lease),),
-        failure=(Get(key),),
+        failure=(Put(key, b"", lease=lease),),
+    )
+
+
+def give_up_txn(name: str, lease: int, mod_revision: int, holder: KeyValue) -> Txn:
+    """Delete `lease`'s contender key only if nobody rewrote it since `mod_revision`
+    (no retry of the same contender took it over) and `holder`, another contender,
+    still holds the lock (so the key was never reported held)."""
+    key = lock_key(name, lease)
+    if holder.key == key:
+        raise MalformedInput("give_up_txn: the contender holds the lock")
+    return Txn(
+        compares=(
+            Compare(key, CompareTarget.REVISION, CompareOp.EQ, mod_revision),
+            Compare(
+                holder.key, CompareTarget.CREATE_REVISION, CompareOp.EQ, holder.create_revision
+            ),
+        ),
+        success=(Delete(key),),
+        failure=(),
     )
 
 
