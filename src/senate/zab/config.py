@@ -31,7 +31,8 @@ class ZabConfig:
     retry_ticks: int = 3
     # The largest zxid counter within one epoch. When the next proposal would pass
     # it, the leader gives up leadership so that a new epoch starts (ZooKeeper
-    # does this at 2**32 - 1). Tests make it small.
+    # does this at 2**32 - 1). Tests make it small. Counter 1 of every epoch is the
+    # leader's opening NOOP, so at least 2 (else no command would ever fit).
     max_counter: int = ZXID_COUNTER_MAX
     # At most this many out-of-order stream messages are buffered per follower.
     max_buffered: int = 512
@@ -43,7 +44,7 @@ class ZabConfig:
             raise UsageError("zab: heartbeat_ticks must be in [1, election_ticks)")
         if self.notify_ticks < 1 or self.retry_ticks < 1:
             raise UsageError("zab: notify_ticks and retry_ticks must be >= 1")
-        if not 1 <= self.max_counter <= ZXID_COUNTER_MAX:
-            raise UsageError(f"zab: max_counter must be in [1, {ZXID_COUNTER_MAX}]")
+        if not 2 <= self.max_counter <= ZXID_COUNTER_MAX:
+            raise UsageError(f"zab: max_counter must be in [2, {ZXID_COUNTER_MAX}]")
         if self.max_buffered < 1:
             raise UsageError("zab: max_buffered must be >= 1")

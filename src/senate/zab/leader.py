@@ -20,6 +20,7 @@ Rules this file keeps:
   durable history only, once its currentEpoch is durable. Commit = the largest
   index a quorum of voters hold: this commits the initial history once a quorum
   acked NEWLEADER (ZAB phase 2) and each proposal once a quorum acked it;
+- each epoch opens with a NOOP proposal (counter 1, open_epoch: why there);
 - counter roll-over: a proposal whose counter (index - epoch_base) would pass
   max_counter is refused and the leader goes LOOKING, so a new epoch begins;
 - reads (ZooKeeper's sync, made a read index): once the initial history is
@@ -223,9 +224,21 @@ class ZabLeader(ZabCore):
         self.epoch_base = self.log.last_index
         self.pending_conf_index = self.log.last_index
         self.lead_elapsed = 0
+        self.open_epoch()
         for peer in sorted(p for p, s in self.sessions.items() if s.acked is not None):
             self.send_sync(peer)  # the uncounted ones follow too
         self.maybe_commit()
+
+    def open_epoch(self) -> None:
+        """Start the epoch's history with a NOOP proposal (counter 1), before any
+        SYNC goes out. Not in ZooKeeper; needed because the driver's log drops a
+        suffix only when an entry is written over it: a TRUNC cutting a follower
+        right at its snapshot (whose entry is gone from memory) with nothing after
+        it never reached the disk, and a crash brought the dead proposals back.
+        With the NOOP every SYNC carries an entry after any point it cuts to, so
+        the cut is durable before the follower acks NEWLEADER. It is committed with
+        the initial history (a quorum acking NEWLEADER)."""
+        self.append_entries([Entry(self.epoch_base + 1, self.current_epoch, EntryKind.NOOP)])
 
     # ---- synchronization ---------------------------------------------------
 
