@@ -46,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", required=True, help="id=host:port,... every replica, this one too")
     p.add_argument("--admin", action="store_true", help="enable SENATE.FAULT (tests only)")
     p.add_argument("--sync-interval", type=float, default=0.2)
-    p.add_argument("--snapshot-every", type=int, default=200_000, help="WAL records per snapshot")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=200_000,
+        help="WAL records per snapshot, at most (one is also taken once the WAL grew by "
+        "the last snapshot's size, 8 MiB at least)",
+    )
     p.add_argument("--log-level", default="WARNING")
     return p
 

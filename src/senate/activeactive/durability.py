@@ -11,7 +11,13 @@ round, the committer lingers up to half the last fsync's time while writers answ
 by the previous round come back, so a slow disk serves them all with one fsync.
 Replies wait on `when_durable` (the RESP server holds them): acknowledged means durable.
 
-Snapshots: `snapshot(state)` stores the encoded keyspace with write_atomic (temp file,
+Snapshots: when one is due (`snapshot_due`: the WAL grew since the last snapshot by
+as many bytes as that snapshot holds, at least SNAPSHOT_MIN_GROWTH, as Redis rewrites
+its AOF at 100% growth over a 64 MB floor; or a record count cap), the service hands
+`snapshot(state)` the encoded keyspace. Encoding costs in proportion to the keyspace
+and the WAL must have grown by as much, so snapshots cost at most about one encoded
+byte per logged byte, and a restart replays at most about one keyspace's worth of
+WAL. `snapshot(state)` stores the encoded keyspace with write_atomic (temp file,
 fsync, rename, directory fsync), naming the WAL segment from which replay must start;
 older segments are then deleted. Recovery loads the snapshot and replays every record
 of the WAL from that segment on; records the snapshot already covers are passed over by
@@ -55,6 +61,7 @@ LINGER_STEP = 0.0002  # seconds: group commit polls for more records this often,
 LINGER_QUIET = 0.001  # gives up after this long without a new one,
 LINGER_MAX = 0.004  # and never waits longer than this
 INLINE_SYNC = 0.0002  # an fsync faster than this runs on the event loop, not in a thread
+SNAPSHOT_MIN_GROWTH = 8 << 20  # WAL bytes: never snapshot more often than this
 
 
 class DurableLog:
@@ -80,6 +87,8 @@ class DurableLog:
         self._snapshot: tuple[bytes, int] | None = None  # (state, position it covers)
         self.broken: str | None = None
         self.records_since_snapshot = 0
+        self.bytes_since_snapshot = 0  # WAL bytes appended since the snapshot
+        self.snapshot_bytes = 0  # size of the newest snapshot's encoded keyspace
         self.fsyncs = 0
         self._recent: deque[int] = deque(maxlen=16)  # sizes of the last batches
         self._last_sync = 0.0  # seconds the last write + fdatasync took
@@ -98,6 +107,8 @@ class DurableLog:
             if payload[:1] not in (OP_RECORD, STATE_RECORD):
                 raise StorageError(f"{self.directory}: unknown WAL record type {payload[:1]!r}")
         self.records_since_snapshot = len(replay)
+        self.bytes_since_snapshot = sum(map(len, replay))
+        self.snapshot_bytes = len(state) if state is not None else 0
         return state, replay
 
     def _load_snapshot(self) -> tuple[bytes | None, int]:
@@ -125,6 +136,7 @@ class DurableLog:
         self._pending.append(kind + payload)
         self._appended += 1
         self.records_since_snapshot += 1
+        self.bytes_since_snapshot += 1 + len(payload)
         if self._wake is not None:
             self._wake.set()
         return self._appended
@@ -143,10 +155,17 @@ class DurableLog:
                 fut.set_exception(StorageError(self.broken))
         return fut
 
+    def snapshot_due(self, max_records: int) -> bool:
+        """Has the WAL grown enough since the last snapshot (see the header)?"""
+        growth = max(SNAPSHOT_MIN_GROWTH, self.snapshot_bytes)
+        return self.records_since_snapshot >= max_records or self.bytes_since_snapshot >= growth
+
     def snapshot(self, state: bytes) -> None:
         """Store `state` (the keyspace now: it covers every record appended so far)."""
         self._snapshot = (state, self._appended)
         self.records_since_snapshot = 0
+        self.bytes_since_snapshot = 0
+        self.snapshot_bytes = len(state)
         if self._wake is not None:
             self._wake.set()
 

@@ -44,6 +44,8 @@ def render_info(svc: ActiveActiveService, section: bytes) -> bytes:
         ],
         "persistence": [
             ("wal_records_since_snapshot", svc.log.records_since_snapshot),
+            ("wal_bytes_since_snapshot", svc.log.bytes_since_snapshot),
+            ("snapshot_bytes", svc.log.snapshot_bytes),
             ("wal_fsyncs", svc.log.fsyncs),
             ("wal_durable_position", svc.log.durable()),
             ("wal_broken", svc.log.broken or "no"),

@@ -49,7 +49,7 @@ logger = logging.getLogger("senate.activeactive")
 
 SYNC_INTERVAL = 0.2  # seconds between anti-entropy rounds
 SWEEP_INTERVAL = 0.1  # seconds between expiry sweeps
-SNAPSHOT_EVERY = 200_000  # WAL records between keyspace snapshots
+SNAPSHOT_EVERY = 200_000  # WAL records between keyspace snapshots, at most (else by bytes)
 SWEEP_LIMIT = 1000  # expired keys deleted per sweep
 ORIGIN_FILE = "ORIGIN"  # the origin id this replica's ops carry (replication.py)
 
@@ -301,7 +301,7 @@ class ActiveActiveService:
             return
         for msg in self.replicator.sync_messages():
             self._send(msg)
-        if self.log.records_since_snapshot >= self.snapshot_every:
+        if self.log.snapshot_due(self.snapshot_every):
             self.log.snapshot(self.space.encode_state())
 
     def _sweep(self) -> None:
