@@ -118,11 +118,24 @@ def test_senate_up_serves_and_stops_cleanly_on_sigterm(tmp_path: Path, protocol:
         for i in (1, 2, 3):
             assert f"http://127.0.0.1:{base + 1000 + i}" in text
             assert f"peer 127.0.0.1:{base + i}" in text
+            assert f"resp 127.0.0.1:{base - 1000 + i}" in text
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         assert len(pids) == 3 and all(_pid_alive(p) for p in pids)
         url = f"http://127.0.0.1:{base + 1002}"
         assert http("PUT", url + key_path("up/key"), b"hello").status == 200
         assert http("GET", f"http://127.0.0.1:{base + 1003}" + key_path("up/key")).body == b"hello"
+        # Every printed RESP port serves, and the stores replicate active-active.
+        rdbs = [redis.Redis(host=HOST, port=base - 1000 + i, socket_timeout=5) for i in (1, 2, 3)]
+        for rdb in rdbs:
+            wait_for("RESP to answer", lambda r=rdb: _pings(r), 20)
+        assert rdbs[0].set("up:greeting", "hi")
+        wait_for(
+            "the RESP write to reach n3",
+            lambda: rdbs[2].get("up:greeting") == b"hi",
+            15,
+        )
+        for rdb in rdbs:
+            rdb.close()
         endpoints = ",".join(f"http://127.0.0.1:{base + 1000 + i}" for i in (1, 2, 3))
         status = subprocess.run(
             [*SENATE, "status", "--endpoints", endpoints],
