@@ -14,12 +14,16 @@ Rules this file keeps (the theory of operation, in the manner of h11's _state.py
 - fast leader election: votes are ranked by (currentEpoch, last zxid, transfer,
   id); a LOOKING voter adopts any better vote of its round, re-broadcasts, and
   decides when a quorum of voters' votes of its round equal its own. A LOOKING
-  node that hears from a LEADING one follows it (it joins a running ensemble);
+  node that hears from a LEADING one follows it (it joins a running ensemble),
+  whatever its own membership says (notice_running_ensemble);
 - the follower registers with FOLLOWERINFO(attempt) and handles the leader's
   stream of that attempt strictly in seq order, buffering what arrives early; a
   gap that persists for retry_ticks (or no answer at all) makes it register
   again with a new attempt, so the leader re-syncs it from where it really is:
-  a follower that reconnects misses no proposal and no commit;
+  a follower that reconnects misses no proposal and no commit. A PING whose
+  flag says the leader has not counted us synced makes us repeat our last
+  handshake reply (ACKEPOCH or NEWLEADER's ACK): either may have been lost while
+  the in-order stream gives no reason to register again;
 - a follower persists before it answers: ACKEPOCH after acceptedEpoch, the
   NEWLEADER ack after currentEpoch and the synced history, a proposal's ACK after
   the proposal. These replies wait in `_after` (released only after the persist);
